@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Train and export the bundled demo network and test images.
+
+Trains a 64-32-32-10 ReLU classifier on scikit-learn's built-in 8x8 digits data
+(``sklearn.datasets.load_digits``; no download), exports it to ONNX with
+``onnx.helper`` only and saves ten correctly classified held-out test images.
+
+Usage::
+
+    python scripts/make_demo_network.py [--out verifier/data]
+
+Outputs (in ``--out``):
+    digits_64_32_32_10.onnx   opset 13; input "input" float32 [N, 64] with pixels in [0, 1]
+                              (pixel / 16); Gemm(transB=1) -> Relu -> Gemm -> Relu -> Gemm;
+                              output "logits" float32 [N, 10] (no softmax).
+    digits_test_images.npz    images float32 (10, 64) in [0, 1], labels int64 (10,): one
+                              correctly classified held-out image per digit 0..9.
+
+The script is deterministic: scikit-learn's ``MLPClassifier`` (Adam, ``random_state=0``)
+on a stratified 80/20 split with ``random_state=0``. Requires scikit-learn (the ``dev`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+import numpy as np
+
+SEED = 0
+HIDDEN = (32, 32)
+MAX_ITER = 500
+TEST_SIZE = 0.2
+ONNX_NAME = "digits_64_32_32_10.onnx"
+IMAGES_NAME = "digits_test_images.npz"
+
+
+def load_data():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    X = (digits.data / 16.0).astype(np.float64)  # (1797, 64) in [0, 1]
+    y = digits.target.astype(np.int64)
+    return train_test_split(X, y, test_size=TEST_SIZE, stratify=y, random_state=SEED)
+
+
+def train(X_train, y_train):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="adam",
+                        alpha=1e-4, random_state=SEED, max_iter=MAX_ITER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    return clf
+
+
+def layers_of(clf) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(W, b) per layer with W of shape (out, in), float32."""
+    return [(np.ascontiguousarray(W.T, dtype=np.float32), np.asarray(b, dtype=np.float32))
+            for W, b in zip(clf.coefs_, clf.intercepts_)]
+
+
+def numpy_logits(layers, X: np.ndarray) -> np.ndarray:
+    h = np.asarray(X, dtype=np.float64)
+    for k, (W, b) in enumerate(layers):
+        h = h @ W.astype(np.float64).T + b.astype(np.float64)
+        if k < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def to_onnx(layers):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    n_in = layers[0][0].shape[1]
+    n_out = layers[-1][0].shape[0]
+    nodes, inits = [], []
+    current = "input"
+    for k, (W, b) in enumerate(layers):
+        w_name, b_name = f"W{k}", f"b{k}"
+        inits.append(numpy_helper.from_array(W, name=w_name))
+        inits.append(numpy_helper.from_array(b, name=b_name))
+        last = k == len(layers) - 1
+        gemm_out = "logits" if last else f"gemm{k}"
+        nodes.append(helper.make_node("Gemm", [current, w_name, b_name], [gemm_out],
+                                      name=f"Gemm_{k}", alpha=1.0, beta=1.0, transB=1))
+        current = gemm_out
+        if not last:
+            relu_out = f"relu{k}"
+            nodes.append(helper.make_node("Relu", [current], [relu_out], name=f"Relu_{k}"))
+            current = relu_out
+    graph = helper.make_graph(
+        nodes, "digits_64_32_32_10",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", n_in])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n_out])],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name="verifier/scripts/make_demo_network.py")
+    model.ir_version = 8  # readable by any onnxruntime >= 1.10
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def pick_images(layers, X_test, y_test):
+    """First correctly classified test image of each class 0..9 (in held-out order)."""
+    pred = numpy_logits(layers, X_test.astype(np.float32)).argmax(axis=1)
+    images, labels = [], []
+    for c in range(10):
+        idx = np.flatnonzero((y_test == c) & (pred == c))
+        if idx.size == 0:
+            continue
+        images.append(X_test[idx[0]])
+        labels.append(c)
+    return np.asarray(images, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+
+
+def main(argv=None) -> int:
+    default_out = pathlib.Path(__file__).resolve().parent.parent / "verifier" / "data"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, default=default_out,
+                        help="output folder (default: verifier/data)")
+    args = parser.parse_args(argv)
+
+    import onnx
+
+    np.random.seed(SEED)
+    X_train, X_test, y_train, y_test = load_data()
+    clf = train(X_train, y_train)
+    layers = layers_of(clf)
+    # Accuracies of the exported float32 weights (same as clf.score up to rounding).
+    train_acc = float((numpy_logits(layers, X_train).argmax(1) == y_train).mean())
+    test_acc = float((numpy_logits(layers, X_test).argmax(1) == y_test).mean())
+
+    model = to_onnx(layers)
+    images, labels = pick_images(layers, X_test, y_test)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    onnx_path = args.out / ONNX_NAME
+    npz_path = args.out / IMAGES_NAME
+    onnx.save(model, str(onnx_path))
+    np.savez_compressed(npz_path, images=images, labels=labels)
+
+    ort_note = "onnxruntime not installed"
+    try:
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        out = sess.run(["logits"], {"input": images})[0]
+        ok = bool((out.argmax(1) == labels).all())
+        diff = float(np.abs(out - numpy_logits(layers, images)).max())
+        ort_note = f"onnxruntime: {'all' if ok else 'NOT all'} images correct, " \
+                   f"max |ort - numpy| = {diff:.2e}"
+    except ImportError:
+        pass
+
+    print(f"digits: {len(X_train)} train / {len(X_test)} test (stratified, random_state={SEED})")
+    print(f"MLP 64-{HIDDEN[0]}-{HIDDEN[1]}-10 ReLU, adam, max_iter={MAX_ITER}, "
+          f"n_iter={clf.n_iter_}")
+    print(f"train accuracy: {train_acc:.4f}")
+    print(f"test accuracy:  {test_acc:.4f}")
+    print(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes)")
+    print(f"wrote {npz_path} ({npz_path.stat().st_size} bytes): labels {labels.tolist()}")
+    print(ort_note)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""HiGHS backend through highspy: the whole model passed in one call from arrays.
+
+Native status codes are mapped to :class:`~solvers.result.Status` in one table
+(``_STATUS``). One ``HighsBackend`` owns one ``highspy.Highs`` object; the objects cannot be
+pickled, so parallel workers each build their own from a :class:`LinearModel`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers.model import LinearModel
+from solvers.result import SolveResult, Status
+
+try:  # highspy is a hard dependency, but keep the import error readable
+    import highspy
+except ImportError as exc:  # pragma: no cover
+    raise ImportError("highspy is required: pip install 'highspy>=1.15,<2'") from exc
+
+_HMS = highspy.HighsModelStatus
+_STATUS = {
+    _HMS.kOptimal: Status.OPTIMAL,
+    _HMS.kInfeasible: Status.INFEASIBLE,
+    _HMS.kUnbounded: Status.UNBOUNDED,
+    _HMS.kUnboundedOrInfeasible: Status.INFEASIBLE_OR_UNBOUNDED,
+    _HMS.kTimeLimit: Status.TIME_LIMIT,
+    _HMS.kIterationLimit: Status.ITERATION_LIMIT,
+    _HMS.kObjectiveBound: Status.OBJECTIVE_BOUND,
+    _HMS.kObjectiveTarget: Status.OBJECTIVE_TARGET,
+    _HMS.kInterrupt: Status.INTERRUPTED,
+    _HMS.kSolutionLimit: Status.SOLUTION_LIMIT,
+    _HMS.kModelEmpty: Status.OPTIMAL,
+    _HMS.kLoadError: Status.ERROR,
+    _HMS.kModelError: Status.ERROR,
+    _HMS.kPresolveError: Status.ERROR,
+    _HMS.kSolveError: Status.ERROR,
+    _HMS.kPostsolveError: Status.ERROR,
+    _HMS.kMemoryLimit: Status.ERROR,
+    _HMS.kNotset: Status.UNKNOWN,
+    _HMS.kUnknown: Status.UNKNOWN,
+}
+if hasattr(_HMS, "kHighsInterrupt"):
+    _STATUS[_HMS.kHighsInterrupt] = Status.INTERRUPTED
+
+
+def new_highs():
+    """A silent ``highspy.Highs``; the first one of a process prints HiGHS's banner on the
+    C-level stdout, which is redirected to /dev/null for that construction only."""
+    import os
+    import sys
+
+    if getattr(new_highs, "_banner_done", False):
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        new_highs._banner_done = True
+    h.silent()
+    return h
+
+
+def highs_version() -> str:
+    """The highspy/HiGHS version string."""
+    return new_highs().version()
+
+
+@dataclass(frozen=True)
+class HighsOptions:
+    """Solver options (frozen; passed down, never global).
+
+    Attributes:
+        threads: HiGHS threads for this object (1 in parallel workers).
+        presolve: run presolve (off helps early stops with ``objective_bound``).
+        mip_rel_gap: relative MIP gap at which HiGHS stops.
+        random_seed: seed for reproducible runs.
+        dual_feasibility_tolerance / primal_feasibility_tolerance: passed to HiGHS.
+    """
+
+    threads: int = 1
+    presolve: bool = True
+    mip_rel_gap: float = 1e-4
+    random_seed: int = 0
+    primal_feasibility_tolerance: float = 1e-7
+    dual_feasibility_tolerance: float = 1e-7
+
+
+@dataclass(frozen=True)
+class SolveLimits:
+    """Per-solve limits and early stops (minimisation).
+
+    Attributes:
+        time_limit: seconds (inf: none).
+        objective_bound: LP dual simplex stops once the dual objective exceeds this.
+        stop_dual_above: MIP stops once its dual bound exceeds this (question answered).
+        stop_primal_below: MIP stops once an incumbent's objective is below this.
+        mip_start: (n,) a start for the MIP (set after the objective, or HiGHS drops it).
+        on_incumbent: called with (x, objective) for each improving MIP solution; return
+            True to stop the solve.
+    """
+
+    time_limit: float = float("inf")
+    objective_bound: float | None = None
+    stop_dual_above: float | None = None
+    stop_primal_below: float | None = None
+    mip_start: np.ndarray | None = None
+    on_incumbent: Callable[[np.ndarray, float], bool] | None = None
+
+
+class HighsBackend:
+    """One HiGHS object holding one model; objective and bounds can be changed cheaply."""
+
+    name = "highs"
+
+    def __init__(self, options: HighsOptions = HighsOptions()):
+        self.options = options
+        self.highs = new_highs()
+        self._apply_options()
+        self.model: LinearModel | None = None
+        self.total_time = 0.0
+
+    def _apply_options(self) -> None:
+        h, o = self.highs, self.options
+        h.setOptionValue("threads", int(o.threads))
+        h.setOptionValue("presolve", "on" if o.presolve else "off")
+        h.setOptionValue("mip_rel_gap", float(o.mip_rel_gap))
+        h.setOptionValue("random_seed", int(o.random_seed))
+        h.setOptionValue("primal_feasibility_tolerance", float(o.primal_feasibility_tolerance))
+        h.setOptionValue("dual_feasibility_tolerance", float(o.dual_feasibility_tolerance))
+
+    # ----------------------------------------------------------------- model
+    def load(self, model: LinearModel) -> None:
+        """Pass the whole model in one call (HighsLp + passModel)."""
+        lp = highspy.HighsLp()
+        lp.num_col_ = model.n_cols
+        lp.num_row_ = model.n_rows
+        lp.col_cost_ = model.c
+        lp.offset_ = float(model.offset)
+        lp.col_lower_ = model.col_lower
+        lp.col_upper_ = model.col_upper
+        lp.row_lower_ = model.row_lower
+        lp.row_upper_ = model.row_upper
+        A = sp.csc_matrix(model.A)
+        A.sort_indices()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = A.indices.astype(np.int32)
+        lp.a_matrix_.value_ = A.data
+        lp.a_matrix_.num_col_ = model.n_cols
+        lp.a_matrix_.num_row_ = model.n_rows
+        if model.is_mip:
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else
+                               highspy.HighsVarType.kContinuous for i in model.integrality]
+        if model.col_names is not None:
+            lp.col_names_ = list(model.col_names)
+        if model.row_names is not None:
+            lp.row_names_ = list(model.row_names)
+        status = self.highs.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise ValueError("HiGHS rejected the model (passModel returned an error)")
+        self.model = model
+
+    def set_objective(self, c: np.ndarray, offset: float = 0.0) -> None:
+        """Replace the objective (minimisation) without reloading the model."""
+        c = np.asarray(c, dtype=np.float64)
+        n = c.size
+        self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), c)
+        self.highs.changeObjectiveOffset(float(offset))
+        self.model = self.model.with_objective(c, offset)
+
+    def set_col_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        cols = np.asarray(cols, dtype=np.int32)
+        lower = np.asarray(lower, dtype=np.float64)
+        upper = np.asarray(upper, dtype=np.float64)
+        self.highs.changeColsBounds(cols.size, cols, lower, upper)
+        cl, cu = self.model.col_lower.copy(), self.model.col_upper.copy()
+        cl[cols], cu[cols] = lower, upper
+        from dataclasses import replace
+        self.model = replace(self.model, col_lower=cl, col_upper=cu)
+
+    def add_rows(self, A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray,
+                 names: list[str] | None = None) -> None:
+        """Append rows (cuts) given as CSR over the existing columns, in one call."""
+        A = sp.csr_matrix(A, dtype=np.float64)
+        A.sort_indices()
+        lower = np.asarray(lower, dtype=np.float64)
+        upper = np.asarray(upper, dtype=np.float64)
+        self.highs.addRows(A.shape[0], lower, upper, A.nnz, A.indptr[:-1].astype(np.int32),
+                           A.indices.astype(np.int32), A.data)
+        first = self.model.n_rows
+        if names is not None:
+            for k, nm in enumerate(names):
+                self.highs.passRowName(first + k, nm)
+        from dataclasses import replace
+        m = self.model
+        row_names = (None if m.row_names is None else
+                     list(m.row_names) + (names or [f"cut{first + k}" for k in range(A.shape[0])]))
+        self.model = replace(m, A=sp.vstack([m.A, A]).tocsr(),
+                             row_lower=np.concatenate([m.row_lower, lower]),
+                             row_upper=np.concatenate([m.row_upper, upper]),
+                             row_names=row_names)
+
+    def write(self, path: str) -> None:
+        """Write the model (.lp or .mps by extension)."""
+        self.highs.writeModel(str(path))
+
+    # ----------------------------------------------------------------- solve
+    def solve(self, limits: SolveLimits = SolveLimits()) -> SolveResult:
+        """Solve the loaded model (minimisation) and read back what is available."""
+        h = self.highs
+        h.setOptionValue("time_limit", float(max(limits.time_limit, 1e-3)))
+        h.setOptionValue("objective_bound", float(limits.objective_bound)
+                         if limits.objective_bound is not None else float("inf"))
+        is_mip = self.model.is_mip
+        subscriptions = []
+        if is_mip:
+            subscriptions = self._subscribe_mip_callbacks(limits)
+            if limits.mip_start is not None:
+                sol = highspy.HighsSolution()
+                sol.col_value = list(np.asarray(limits.mip_start, dtype=np.float64))
+                h.setSolution(sol)
+        start = time.perf_counter()
+        try:
+            h.run()
+        finally:
+            elapsed = time.perf_counter() - start
+            self.total_time += elapsed
+            for event, fn in subscriptions:
+                event.unsubscribe(fn)
+        return self._read_result(is_mip, elapsed)
+
+    def _subscribe_mip_callbacks(self, limits: SolveLimits):
+        h = self.highs
+        subs = []
+        if limits.stop_dual_above is not None or limits.stop_primal_below is not None:
+            def on_interrupt(event):
+                out = event.data_out
+                if (limits.stop_dual_above is not None
+                        and out.mip_dual_bound > limits.stop_dual_above):
+                    event.interrupt()
+                if (limits.stop_primal_below is not None
+                        and out.mip_primal_bound < limits.stop_primal_below):
+                    event.interrupt()
+            h.cbMipInterrupt.subscribe(on_interrupt)
+            subs.append((h.cbMipInterrupt, on_interrupt))
+        if limits.on_incumbent is not None:
+            def on_solution(event):
+                x = np.array(event.data_out.mip_solution, dtype=np.float64)
+                if limits.on_incumbent(x, float(event.data_out.objective_function_value)):
+                    event.interrupt()
+            h.cbMipImprovingSolution.subscribe(on_solution)
+            subs.append((h.cbMipImprovingSolution, on_solution))
+        return subs
+
+    def _read_result(self, is_mip: bool, elapsed: float) -> SolveResult:
+        h = self.highs
+        status = _STATUS.get(h.getModelStatus(), Status.UNKNOWN)
+        info = h.getInfo()
+        result = SolveResult(status=status, solve_time=elapsed, solver="highs")
+        sol = h.getSolution()
+        if is_mip:
+            result.iterations = int(info.mip_node_count)
+            if info.primal_solution_status == 2 and sol.value_valid:  # kSolutionStatusFeasible
+                result.x = np.array(sol.col_value, dtype=np.float64)
+                result.objective = float(info.objective_function_value)
+            dual = float(info.mip_dual_bound)
+            if np.isfinite(dual) and status not in (Status.ERROR, Status.UNKNOWN):
+                result.dual_bound = dual
+            if status == Status.INFEASIBLE:
+                result.dual_bound = float("inf")
+        else:
+            result.iterations = int(info.simplex_iteration_count)
+            if sol.value_valid and status in (Status.OPTIMAL, Status.OBJECTIVE_BOUND,
+                                              Status.TIME_LIMIT, Status.ITERATION_LIMIT,
+                                              Status.INTERRUPTED):
+                result.x = np.array(sol.col_value, dtype=np.float64)
+                result.objective = float(info.objective_function_value)
+            if sol.dual_valid:
+                result.row_duals = np.array(sol.row_dual, dtype=np.float64)
+                result.col_duals = np.array(sol.col_dual, dtype=np.float64)
+                if status == Status.OPTIMAL:
+                    result.dual_bound = float(info.objective_function_value)
+            if status in (Status.INFEASIBLE, Status.INFEASIBLE_OR_UNBOUNDED):
+                _, has_ray, ray = h.getDualRay()
+                if has_ray:
+                    result.dual_ray = np.array(ray, dtype=np.float64)
+        return result

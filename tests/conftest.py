@@ -1,0 +1,40 @@
+"""Shared test helpers: the location of the shared benchmarks, the ``--runslow`` switch.
+
+Other test files may ``from conftest import shared_benchmarks``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_benchmarks() -> Path:
+    """Path of ``../shared/benchmarks`` next to the repository; skips the test when absent."""
+    path = REPO_ROOT.parent / "shared" / "benchmarks"
+    if not path.is_dir():
+        pytest.skip(f"shared benchmarks not found at {path}")
+    return path
+
+
+@pytest.fixture
+def benchmarks_dir() -> Path:
+    """Fixture form of :func:`shared_benchmarks`."""
+    return shared_benchmarks()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow test: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)

@@ -1,0 +1,109 @@
+"""Contracts of bounds and relaxations on random networks and boxes.
+
+* every sampled value lies inside interval, DeepPoly and LP-tightened bounds;
+* interval ⊇ DeepPoly ⊇ LP-tightened (per neuron);
+* a certified LP bound on an output form is <= the smallest sampled value, and
+  interval <= DeepPoly <= triangle LP for it;
+* HiGHS and PuLP/CBC agree on the same model.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from helpers import random_box, random_network, sample_box
+from solvers import certified_lower_bound
+from solvers.highs import HighsBackend
+from verifier.bounds import deeppoly_bounds, interval_bounds, output_form_bounds
+from verifier.encode import encode_network, with_disjunct
+from verifier.verify.lp import certified_minimum
+from verifier.verify.tighten import lp_tighten, triangle_blocks
+
+nets = st.builds(
+    lambda seed, n_in, widths, n_out: (seed, n_in, widths, n_out),
+    st.integers(0, 10_000), st.integers(1, 4),
+    st.lists(st.integers(1, 8), min_size=1, max_size=3), st.integers(1, 3))
+
+
+def _setup(params):
+    seed, n_in, widths, n_out = params
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_in, widths, n_out)
+    lo, hi = random_box(rng, n_in)
+    return rng, net, lo, hi
+
+
+@settings(max_examples=40, deadline=None)
+@given(nets)
+def test_samples_inside_bounds_and_ordering(params):
+    rng, net, lo, hi = _setup(params)
+    ib = interval_bounds(net, lo, hi)
+    db = deeppoly_bounds(net, lo, hi)
+    tb, _ = lp_tighten(net, db)
+    values = net.forward(sample_box(rng, lo, hi, 2000), all_nodes=True)
+    for name in net.order:
+        for bounds in (ib, db, tb):
+            assert bounds[name].contains(values[name]), name
+        assert np.all(db[name].lower >= ib[name].lower) and np.all(db[name].upper <= ib[name].upper)
+        assert np.all(tb[name].lower >= db[name].lower) and np.all(tb[name].upper <= db[name].upper)
+
+
+@settings(max_examples=40, deadline=None)
+@given(nets)
+def test_certified_lp_bound_below_samples_and_ordered(params):
+    rng, net, lo, hi = _setup(params)
+    c = rng.normal(size=(1, net.n_outputs))
+    ib = interval_bounds(net, lo, hi)
+    db = deeppoly_bounds(net, lo, hi)
+    out = ib[net.output_name]
+    interval_lb = float((np.maximum(c, 0) @ out.lower + np.minimum(c, 0) @ out.upper)[0])
+    dp = output_form_bounds(net, c, db)
+    encoded = encode_network(net, db, triangle_blocks(net, db))
+    model = with_disjunct(encoded, encoded.columns[net.output_name], c, np.zeros(1),
+                          (float(dp.lower[0]), float(dp.upper[0])))
+    backend = HighsBackend()
+    backend.load(model)
+    lp_lb, result = certified_minimum(backend)
+    samples = net.forward(sample_box(rng, lo, hi, 3000)) @ c[0]
+    assert lp_lb <= samples.min() + 1e-12
+    assert interval_lb <= dp.lower[0] + 1e-9
+    assert dp.lower[0] <= lp_lb + 1e-7
+    assert result.objective is not None and lp_lb <= result.objective + 1e-12
+    assert abs(lp_lb - result.objective) <= 1e-6 * (1 + abs(result.objective))
+
+
+@settings(max_examples=15, deadline=None)
+@given(nets)
+def test_highs_and_pulp_agree(params):
+    from solvers.pulp_backend import solve_with_pulp
+    rng, net, lo, hi = _setup(params)
+    db = deeppoly_bounds(net, lo, hi)
+    encoded = encode_network(net, db, triangle_blocks(net, db))
+    c = np.zeros(encoded.model.n_cols)
+    c[encoded.columns[net.output_name]] = rng.normal(size=net.n_outputs)
+    model = encoded.model.with_objective(c)
+    backend = HighsBackend()
+    backend.load(model)
+    highs = backend.solve()
+    cbc = solve_with_pulp(model)
+    assert highs.objective == pytest.approx(cbc.objective, rel=1e-6, abs=1e-6)
+
+
+def test_certificate_rejects_bad_duals_soundly():
+    """Any multipliers give a valid bound: random ones are never above the optimum."""
+    rng = np.random.default_rng(0)
+    net = random_network(rng, 3, [6, 6], 2)
+    lo, hi = random_box(rng, 3)
+    db = deeppoly_bounds(net, lo, hi)
+    encoded = encode_network(net, db, triangle_blocks(net, db))
+    c = np.zeros(encoded.model.n_cols)
+    c[encoded.columns[net.output_name]] = [1.0, -1.0]
+    model = encoded.model.with_objective(c)
+    backend = HighsBackend()
+    backend.load(model)
+    opt = backend.solve()
+    exact_cert = certified_lower_bound(model, opt.row_duals)
+    assert exact_cert <= opt.objective and exact_cert >= opt.objective - 1e-6
+    for _ in range(50):
+        y = opt.row_duals + rng.normal(size=opt.row_duals.size) * rng.choice([1e-6, 1e-2, 1.0])
+        assert certified_lower_bound(model, y) <= opt.objective + 1e-12

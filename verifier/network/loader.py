@@ -1,0 +1,54 @@
+"""Load a network file by extension: ``.onnx``, ``.onnx.gz``, ``.nnet``."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import onnx
+
+from verifier.errors import InputFileError
+from verifier.network.graph import Network
+from verifier.network.nnet import read_nnet
+from verifier.network.onnx_import import import_onnx
+from verifier.network.simplify import simplify as simplify_network
+
+__all__ = ["load_network", "SUPPORTED_EXTENSIONS"]
+
+SUPPORTED_EXTENSIONS = (".onnx", ".onnx.gz", ".nnet")
+
+
+def _read_onnx_gz(path: Path) -> onnx.ModelProto:
+    try:
+        with gzip.open(path, "rb") as handle:
+            data = handle.read()
+        return onnx.load_model_from_string(data)
+    except Exception as exc:  # OSError (bad gzip), protobuf DecodeError, ...
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputFileError(f"{path}: not a gzipped ONNX model ({text})") from None
+
+
+def load_network(path, simplify: bool = True) -> Network:
+    """Load ``path`` as a :class:`Network`, choosing the reader by extension.
+
+    Args:
+        path: a ``.onnx``, ``.onnx.gz`` or ``.nnet`` file.
+        simplify: fuse affine chains and drop identities (the function is unchanged).
+
+    Raises:
+        InputFileError: missing file, unknown extension or unreadable content.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    if name.endswith(".onnx"):
+        net = import_onnx(path)
+    elif name.endswith(".onnx.gz"):
+        net = import_onnx(_read_onnx_gz(path))
+    elif name.endswith(".nnet"):
+        net = read_nnet(path)
+    else:
+        raise InputFileError(f"{path}: unknown network file type (hint: use one of "
+                             f"{', '.join(SUPPORTED_EXTENSIONS)})")
+    return simplify_network(net) if simplify else net

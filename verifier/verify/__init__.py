@@ -1,0 +1,9 @@
+"""The verification pipeline and its result."""
+
+from verifier.verify.options import KReluOptions, VerifyOptions
+from verifier.verify.pipeline import verify
+from verifier.verify.replay import Witness, replay
+from verifier.verify.result import DisjunctOutcome, Result
+
+__all__ = ["verify", "VerifyOptions", "KReluOptions", "Result", "DisjunctOutcome", "Witness",
+           "replay"]

@@ -1,0 +1,91 @@
+"""Falsification before any bound: box centre, corners, random points, projected gradient.
+
+The objective per (case, disjunct) is the violation margin ``max_i (A_i f(x) - b_i)``; a
+point with margin <= 0 is a candidate counterexample (replayed exactly before it counts).
+Projected gradient descent uses the network's (sub)gradient computed by a reverse pass
+over the graph and sign steps (as in PGD attacks), projected onto the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from verifier.network import Add, Affine, Input, Network, Relu
+from verifier.spec import Case
+
+
+@dataclass(frozen=True)
+class FalsifyOptions:
+    """Budget of the falsifier (seeded: two runs give the same points)."""
+
+    random_points: int = 256
+    pgd_restarts: int = 8
+    pgd_steps: int = 40
+    seed: int = 0
+
+
+def output_gradient(net: Network, X: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Gradient of ``sum_k G[k] . f(X[k])`` w.r.t. each ``X[k]``; shapes (N, n_in), (N, n_out)."""
+    values = net.forward(X, all_nodes=True)
+    grads = {net.output_name: G.astype(np.float64)}
+    for name in reversed(net.order):
+        if name not in grads:
+            continue
+        g = grads.pop(name)
+        op = net.op(name)
+        parents = net.inputs_of(name)
+        if isinstance(op, Input):
+            return g
+        if isinstance(op, Affine):
+            contributions = [(parents[0], np.asarray(op.W.T @ g.T).T)]
+        elif isinstance(op, Relu):
+            contributions = [(parents[0], g * (values[parents[0]] > 0))]
+        elif isinstance(op, Add):
+            contributions = [(parents[0], g), (parents[1], g)]
+        for parent, value in contributions:
+            grads[parent] = grads[parent] + value if parent in grads else value
+    return np.zeros_like(X)  # output does not depend on the input
+
+
+def _margins(net, A, b, X):
+    Y = net.forward(X)
+    return (Y @ A.T - b).max(axis=1) if A.shape[0] else np.full(X.shape[0], -np.inf), Y
+
+
+def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
+                     options: FalsifyOptions = FalsifyOptions(),
+                     extra_starts: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Search the box for a low violation margin; return (best x, its margin)."""
+    rng = np.random.default_rng(options.seed)
+    lo, hi = case.lower, case.upper
+    n = lo.size
+    starts = [(lo + hi) / 2, lo, hi]
+    X = np.vstack(starts + [rng.uniform(lo, hi, size=(options.random_points, n))]
+                  + ([np.atleast_2d(extra_starts)] if extra_starts is not None else []))
+    X = np.clip(X, lo, hi)
+    margins, _ = _margins(net, A, b, X)
+    best = int(np.argmin(margins))
+    best_x, best_m = X[best].copy(), float(margins[best])
+    if best_m <= 0 or A.shape[0] == 0 or np.all(hi == lo):
+        return best_x, best_m
+    # PGD from the best few points
+    order = np.argsort(margins)[:options.pgd_restarts]
+    P = X[order].copy()
+    step = (hi - lo) / 4.0
+    for it in range(options.pgd_steps):
+        Y = net.forward(P)
+        viol = Y @ A.T - b
+        rows = np.argmax(viol, axis=1)
+        G = A[rows]
+        grad = output_gradient(net, P, G)
+        P = np.clip(P - step * np.sign(grad), lo, hi)
+        m, _ = _margins(net, A, b, P)
+        k = int(np.argmin(m))
+        if m[k] < best_m:
+            best_x, best_m = P[k].copy(), float(m[k])
+        if best_m < 0 and it > 5:
+            break
+        step = step * 0.85
+    return best_x, best_m

@@ -1,0 +1,50 @@
+"""Options of the pipeline: frozen dataclasses passed down, never read from globals."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from verifier.bounds import DeepPolyOptions
+from verifier.verify.falsify import FalsifyOptions
+from verifier.verify.tighten import TightenOptions
+
+METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp", "auto")
+
+
+@dataclass(frozen=True)
+class KReluOptions:
+    """Multi-neuron relaxation parameters (see ``verifier.relaxations.groups``)."""
+
+    k: int = 3
+    ns: int = 100
+    s: int = 1
+    method: str = "fast"        # hull computation: "fast" or "exact"
+    max_groups_per_layer: int | None = None
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Everything that steers one verification run.
+
+    Attributes:
+        method: ``interval``, ``deeppoly``, ``triangle``, ``krelu``, ``milp`` or ``auto``
+            (falsify, then each method in that order until the question is answered).
+        timeout: wall-clock seconds for the whole property.
+        lp_tighten: LP-tighten pre-activation bounds before triangle/krelu/milp.
+        workers: processes for per-neuron LP tightening.
+        falsify / deeppoly / tighten / krelu: options of those steps.
+        seed: seed of every random choice.
+    """
+
+    method: str = "auto"
+    timeout: float = 60.0
+    lp_tighten: bool = True
+    workers: int = 1
+    falsify: FalsifyOptions = field(default_factory=FalsifyOptions)
+    deeppoly: DeepPolyOptions = field(default_factory=DeepPolyOptions)
+    tighten: TightenOptions = field(default_factory=TightenOptions)
+    krelu: KReluOptions = field(default_factory=KReluOptions)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)

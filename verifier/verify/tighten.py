@@ -1,0 +1,141 @@
+"""LP tightening of pre-activation bounds, layer by layer ("LP-ALL").
+
+For each ReLU layer in topological order, every unstable neuron ``i`` of its pre-activation
+node gets two LPs over the relaxation of everything upstream (built once per layer from
+arrays): ``min z_i`` and ``min -z_i``. Each optimum is turned into a certified bound from
+the duals (``verifier.verify.lp``), intersected with the previous bounds, and the later
+layers are re-bounded by DeepPoly with the tightened ones. With ``early_stop`` a solve stops
+as soon as the neuron is proved stable (dual simplex ``objective_bound`` = 0, presolve
+off); the certified bound at that point is still valid.
+
+Parallelism: neurons of a layer are split across worker processes; each worker builds its
+own HiGHS object from the model's arrays (``Highs`` objects cannot be pickled).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from solvers import LinearModel
+from solvers.highs import HighsBackend, HighsOptions, SolveLimits
+from verifier.bounds import Bounds, DeepPolyOptions, deeppoly_bounds
+from verifier.encode import encode_network
+from verifier.network import Network
+from verifier.relaxations import ConstraintBlock, triangle
+from verifier.verify.lp import certified_minimum
+
+RelaxationFn = Callable[[Network, dict, str], list[ConstraintBlock]]
+
+
+@dataclass(frozen=True)
+class TightenOptions:
+    """Options of LP tightening.
+
+    Attributes:
+        early_stop: stop each LP once the neuron is proved stable.
+        lp_time_limit: seconds per LP.
+        max_layers: tighten at most this many ReLU layers (None: all).
+        workers: processes for the neurons of a layer (1: in this process).
+    """
+
+    early_stop: bool = True
+    lp_time_limit: float = 5.0
+    max_layers: int | None = None
+    workers: int = 1
+
+
+def triangle_blocks(net: Network, bounds: dict[str, Bounds], upto: str | None = None
+                    ) -> dict[str, list[ConstraintBlock]]:
+    """Triangle blocks for every ReLU (the default relaxation of upstream layers)."""
+    return {r: [triangle(bounds[net.inputs_of(r)[0]], r)] for r in net.relu_names()}
+
+
+def solve_neuron_bounds(model: LinearModel, cols: np.ndarray, early_stop: bool,
+                        time_limit: float, deadline: float | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Certified (lower, upper) of the given columns; runs in a worker with its own HiGHS.
+
+    Returns:
+        (lower (k,), upper (k,), seconds inside HiGHS). Entries are -inf/+inf where no
+        certificate was obtained (caller keeps its previous bound).
+    """
+    backend = HighsBackend(HighsOptions(threads=1, presolve=not early_stop))
+    backend.load(model)
+    n = model.n_cols
+    lower = np.full(cols.size, -np.inf)
+    upper = np.full(cols.size, np.inf)
+    for k, col in enumerate(cols):
+        for sign in (1.0, -1.0):
+            if deadline is not None and time.monotonic() > deadline:
+                return lower, upper, backend.total_time
+            c = np.zeros(n)
+            c[col] = sign
+            backend.set_objective(c)
+            limits = SolveLimits(time_limit=time_limit,
+                                 objective_bound=0.0 if early_stop else None)
+            bound, _ = certified_minimum(backend, limits)
+            if sign > 0:
+                lower[k] = bound
+            else:
+                upper[k] = -bound
+    return lower, upper, backend.total_time
+
+
+def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions = TightenOptions(),
+               blocks_for: Callable = triangle_blocks, executor: Executor | None = None,
+               deadline: float | None = None, dp_options: DeepPolyOptions = DeepPolyOptions(),
+               ) -> tuple[dict[str, Bounds], dict]:
+    """Tighten the pre-activation bounds of every ReLU layer by LP.
+
+    Args:
+        net: the network.
+        bounds: sound bounds of every node (e.g. DeepPoly); not modified.
+        options: see :class:`TightenOptions`.
+        blocks_for: relaxation of upstream layers, ``(net, bounds) -> {relu: [blocks]}``.
+        executor: a concurrent.futures executor to spread neurons over (None: serial).
+        deadline: ``time.monotonic()`` value after which remaining LPs are skipped.
+
+    Returns:
+        (new bounds dict, stats with ``lps``, ``highs_time`` and ``stabilised``).
+    """
+    bounds = dict(bounds)
+    stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0}
+    box = bounds[net.input_name]
+    for layer, relu in enumerate(net.relu_names()):
+        if options.max_layers is not None and layer >= options.max_layers:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        pre = net.inputs_of(relu)[0]
+        unstable = bounds[pre].unstable()
+        if unstable.size == 0:
+            continue
+        encoded = encode_network(net, bounds, blocks_for(net, bounds), upto=pre)
+        cols = encoded.columns[pre][unstable]
+        chunks = ([cols] if executor is None or options.workers <= 1
+                  else [c for c in np.array_split(cols, options.workers) if c.size])
+        args = (encoded.model, options.early_stop, options.lp_time_limit, deadline)
+        if executor is None or len(chunks) == 1:
+            results = [solve_neuron_bounds(args[0], chunks[0], *args[1:])]
+        else:
+            futures = [executor.submit(solve_neuron_bounds, args[0], c, *args[1:])
+                       for c in chunks]
+            results = [f.result() for f in futures]
+        lo = np.concatenate([r[0] for r in results])
+        hi = np.concatenate([r[1] for r in results])
+        stats["lps"] += 2 * unstable.size
+        stats["highs_time"] += sum(r[2] for r in results)
+        old = bounds[pre]
+        new_lo, new_hi = old.lower.copy(), old.upper.copy()
+        new_lo[unstable] = np.maximum(new_lo[unstable], lo)
+        new_hi[unstable] = np.minimum(new_hi[unstable], hi)
+        stats["stabilised"] += int(np.sum((new_lo[unstable] >= 0) | (new_hi[unstable] <= 0)))
+        bounds[pre] = Bounds(new_lo, new_hi, "lp")
+        # propagate: DeepPoly for everything downstream, starting from the tightened bounds
+        bounds = deeppoly_bounds(net, box.lower, box.upper, dp_options, start=bounds)
+    return bounds, stats
