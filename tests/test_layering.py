@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # each layer may import only layers listed before it (and itself)
 LAYERS = ["solvers", "verifier.errors", "verifier.network", "verifier.spec", "verifier.bounds",
           "verifier.relaxations", "verifier.encode", "verifier.verify", "verifier.report",
-          "verifier.plot", "verifier.data", "verifier.cli"]
+          "verifier.plot", "verifier.data", "verifier.batch", "verifier.cli"]
 
 
 def layer_of(module: str) -> int | None:

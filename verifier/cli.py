@@ -22,6 +22,7 @@ examples:
   verifier verify net.onnx prop.vnnlib --method milp --timeout 120 --json out.json
   verifier export net.onnx prop.vnnlib --method triangle -o model.lp
   verifier bounds net.onnx prop.vnnlib           per-layer bound widths by method
+  verifier batch instances.csv --method auto --workers 2 --out results.csv --resume
 
 verdicts: unsat = property holds (proved), sat = counterexample found and replayed,
 unknown = neither, timeout = time limit reached first.
@@ -49,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
                                    "A sat answer always carries a replayed counterexample.")
     common(v)
     v.add_argument("--method", default="auto",
-                   choices=["interval", "deeppoly", "triangle", "krelu", "milp", "auto"],
-                   help="bounding method; auto tries them from cheapest to exact (default)")
+                   choices=["interval", "deeppoly", "triangle", "krelu", "milp", "split", "exact",
+                            "auto"],
+                   help="bounding method; auto tries interval, deeppoly, triangle, then exact "
+                        "(input splitting for <= 12 free inputs, else MILP); default auto")
     v.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds (60)")
     v.add_argument("--json", metavar="OUT", help="write the full result as JSON")
     v.add_argument("--result-file", metavar="OUT",
@@ -84,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--methods", default="interval,deeppoly,triangle",
                    help="comma-separated methods")
     d.add_argument("--timeout", type=float, default=30.0)
+
+    from verifier.batch import add_batch_subparser
+    add_batch_subparser(sub)
     return p
 
 
@@ -202,8 +208,13 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_batch(args) -> int:
+    from verifier.batch import run_batch_command
+    return run_batch_command(args)
+
+
 COMMANDS = {"verify": _cmd_verify, "export": _cmd_export, "inspect": _cmd_inspect,
-            "bounds": _cmd_bounds, "demo": _cmd_demo}
+            "bounds": _cmd_bounds, "demo": _cmd_demo, "batch": _cmd_batch}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
@@ -63,8 +62,7 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
     Returns:
         (k,) lower bounds (rounded outward).
     """
-    ancestors = nx.ancestors(net.graph, target) | {target}
-    order = [n for n in reversed(net.order) if n in ancestors]
+    order = net.upstream_order(target)
     k = M.shape[0]
     pending = {target: M.astype(np.float64, copy=True)}
     pending_abs = {target: np.abs(M)}

@@ -128,6 +128,14 @@ class Network:
     def size(self, name: str) -> int:
         return self._sizes[name]
 
+    def upstream_order(self, name: str) -> list[str]:
+        """``name`` and its ancestors in reverse topological order (cached)."""
+        cache = self.__dict__.setdefault("_upstream_cache", {})
+        if name not in cache:
+            keep = nx.ancestors(self.graph, name) | {name}
+            cache[name] = [n for n in reversed(self.order) if n in keep]
+        return cache[name]
+
     @property
     def n_inputs(self) -> int:
         return self._sizes[self.input_name]

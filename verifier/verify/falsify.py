@@ -89,3 +89,37 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
             break
         step = step * 0.85
     return best_x, best_m
+
+
+def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOptions(),
+                 pgd_disjuncts: int = 2) -> list[tuple[int, np.ndarray, float]]:
+    """Falsify all disjuncts of a case with one shared sample.
+
+    The random sample (centre, corners lo/hi, uniform points) is evaluated once; every
+    disjunct gets its best sampled point, and PGD is run only on the ``pgd_disjuncts``
+    disjuncts whose sampled margin is lowest (the most promising ones).
+
+    Returns:
+        [(disjunct index, best x, its margin)] sorted by margin.
+    """
+    rng = np.random.default_rng(options.seed)
+    lo, hi = case.lower, case.upper
+    X = np.vstack([(lo + hi) / 2, lo, hi, rng.uniform(lo, hi, size=(options.random_points,
+                                                                       lo.size))])
+    Y = net.forward(X)
+    found = []
+    for d, poly in enumerate(case.disjuncts):
+        margins = ((Y @ poly.A.T - poly.b).max(axis=1) if poly.A.shape[0]
+                   else np.full(X.shape[0], -np.inf))
+        k = int(np.argmin(margins))
+        found.append([d, X[k].copy(), float(margins[k])])
+    found.sort(key=lambda item: item[2])
+    for item in found[:pgd_disjuncts]:
+        if item[2] <= 0:
+            continue
+        poly = case.disjuncts[item[0]]
+        x, m = falsify_disjunct(net, case, poly.A, poly.b, options)
+        if m < item[2]:
+            item[1], item[2] = x, m
+    found.sort(key=lambda item: item[2])
+    return [tuple(item) for item in found]

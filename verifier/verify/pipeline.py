@@ -25,7 +25,7 @@ from verifier.encode import encode_network, with_disjunct
 from verifier.errors import VerifierError
 from verifier.network import Network
 from verifier.spec import Case, Property
-from verifier.verify.falsify import falsify_disjunct
+from verifier.verify.falsify import falsify_case
 from verifier.verify.lp import certified_minimum
 from verifier.verify.options import METHODS, VerifyOptions
 from verifier.verify.replay import Witness, replay
@@ -273,21 +273,20 @@ def _record_exact(ctx: CaseContext, outcome: DisjunctOutcome, name: str):
 
 
 def _falsify_all(net, prop, contexts, result, onnx_path, say) -> Witness | None:
+    """Falsify every case (shared sample per case, PGD on the most promising disjuncts)."""
     start = time.perf_counter()
+    outcomes = {(o.case, o.disjunct): o for o in result.disjuncts}
     try:
-        for outcome in result.disjuncts:
-            ctx = contexts[outcome.case]
-            if ctx.remaining() <= 0:
-                raise _Timeout()
-            case = prop.cases[outcome.case]
-            poly = case.disjuncts[outcome.disjunct]
-            x, margin = falsify_disjunct(net, case, poly.A, poly.b, ctx.options.falsify)
-            outcome.best_margin = min(outcome.best_margin, margin)
-            if margin <= 0:
-                witness = replay(net, prop, x, outcome.case, onnx_path)
-                if witness is not None:
-                    say("falsified")
-                    return witness
+        for k, case in enumerate(prop.cases):
+            contexts[k].check_time()
+            for d, x, margin in falsify_case(net, case, contexts[k].options.falsify):
+                outcome = outcomes[(k, d)]
+                outcome.best_margin = min(outcome.best_margin, margin)
+                if margin <= 0:
+                    witness = replay(net, prop, x, k, onnx_path)
+                    if witness is not None:
+                        say("falsified")
+                        return witness
         return None
     finally:
         result.timings["falsify"] = time.perf_counter() - start

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# VNN-COMP: run one instance.
+# Usage: run_instance.sh v1 CATEGORY ONNX VNNLIB RESULTFILE TIMEOUT
+# Writes RESULTFILE in the competition format: 'sat' followed by the counterexample
+# ((X_0 v) ... (Y_0 v)), or 'unsat' / 'unknown' / 'timeout' / 'error'. The instance runs in
+# its own process, killed 5 s after TIMEOUT, so the result file is always written.
+# Exit code 0 once the result file is written; nonzero on bad arguments or if it cannot be.
+# Set VERIFIER_METHOD (interval|deeppoly|triangle|krelu|milp|auto; default auto) to choose.
+set -uo pipefail
+VERSION_STRING=v1
+if [ "$#" -ne 6 ] || [ "$1" != "$VERSION_STRING" ]; then
+    echo "usage: $0 $VERSION_STRING CATEGORY ONNX VNNLIB RESULTFILE TIMEOUT (got: $*)" >&2
+    exit 1
+fi
+PYTHON="${PYTHON:-python3}"
+exec "$PYTHON" -m verifier.batch --vnncomp "$2" "$3" "$4" "$5" "$6" \
+    --method "${VERIFIER_METHOD:-auto}"
