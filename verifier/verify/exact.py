@@ -59,7 +59,7 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     bounds = ctx.tightened()
     ctx.check_time()
     t_lo, t_hi = margin_range(ctx, A, b, bounds)
-    if t_lo > 0:
+    if t_lo > 0 and not ctx.options.full_solve:
         ctx.stats["_last_exact"] = {"optimum": None, "bracket": (t_lo, np.inf)}
         return t_lo, None
     blocks = {r: [big_m(bounds[net.inputs_of(r)[0]], r)] for r in net.relu_names()}
@@ -85,7 +85,8 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
 
     backend = HighsBackend(HighsOptions(threads=1, mip_rel_gap=1e-6))
     backend.load(model)
-    limits = SolveLimits(time_limit=max(ctx.remaining(), 0.01), stop_dual_above=0.0,
+    limits = SolveLimits(time_limit=max(ctx.remaining(), 0.01),
+                         stop_dual_above=None if ctx.options.full_solve else 0.0,
                          mip_start=mip_start(net, encoded, x0, A, b, model.n_cols),
                          on_incumbent=on_incumbent)
     result = ctx.timed("milp", lambda: backend.solve(limits))

@@ -34,6 +34,8 @@ class VerifyOptions:
         workers: processes for per-neuron LP tightening.
         falsify / deeppoly / tighten / krelu: options of those steps.
         seed: seed of every random choice.
+        full_solve: solve each LP/MILP to its optimum even when a cheaper bound already
+            answers the question (for gap measurements; slower).
     """
 
     method: str = "auto"
@@ -45,6 +47,7 @@ class VerifyOptions:
     tighten: TightenOptions = field(default_factory=TightenOptions)
     krelu: KReluOptions = field(default_factory=KReluOptions)
     seed: int = 0
+    full_solve: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -129,7 +129,7 @@ def relaxation_lp_margin(ctx: CaseContext, A, b, blocks_for: Callable, tag: str,
     bounds = ctx.tightened() if bounds is None else bounds
     ctx.check_time()
     t_lo, t_hi = margin_range(ctx, A, b, bounds)
-    if t_lo > 0:
+    if t_lo > 0 and not ctx.options.full_solve:
         return t_lo, None
     encoded = ctx.timed("encode", lambda: encode_network(ctx.net, bounds,
                                                          blocks_for(ctx.net, bounds)))
