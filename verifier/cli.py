@@ -218,10 +218,21 @@ COMMANDS = {"verify": _cmd_verify, "export": _cmd_export, "inspect": _cmd_inspec
             "bounds": _cmd_bounds, "demo": _cmd_demo, "batch": _cmd_batch}
 
 
+def _limit_blas_threads() -> None:
+    """One BLAS thread: the products here are small and threads only add overhead (and
+    fight with worker processes). Uses threadpoolctl when installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``verifier`` console script; returns the exit code."""
     from verifier.errors import VerifierError
     args = _parser().parse_args(argv)
+    _limit_blas_threads()
     try:
         return COMMANDS[args.command](args)
     except VerifierError as exc:

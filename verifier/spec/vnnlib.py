@@ -413,7 +413,7 @@ class _Parser:
                 if self.atom_kind[a] == 0 and self.atom_var[a] == i:
                     line = self.atom_line[a]
             raise EmptyInputBoxError(
-                f"empty input box: lower bound {lo[i]!r} > upper bound {hi[i]!r} for X_{i}"
+                f"empty input box: lower bound {float(lo[i])!r} > upper bound {float(hi[i])!r} for X_{i}"
                 + (" in every disjunct" if len(dnf) > 1 else ""),
                 path=self.path, line=line, token=f"X_{i}")
         cases = tuple(Case(lo, hi, tuple(polys)) for lo, hi, polys in groups.values())

@@ -26,9 +26,13 @@ class FalsifyOptions:
     seed: int = 0
 
 
-def output_gradient(net: Network, X: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """Gradient of ``sum_k G[k] . f(X[k])`` w.r.t. each ``X[k]``; shapes (N, n_in), (N, n_out)."""
-    values = net.forward(X, all_nodes=True)
+def output_gradient(net: Network, X: np.ndarray, G: np.ndarray,
+                    values: dict | None = None) -> np.ndarray:
+    """Gradient of ``sum_k G[k] . f(X[k])`` w.r.t. each ``X[k]``; shapes (N, n_in), (N, n_out).
+
+    ``values`` may pass the forward pass of X (``net.forward(X, all_nodes=True)``).
+    """
+    values = net.forward(X, all_nodes=True) if values is None else values
     grads = {net.output_name: G.astype(np.float64)}
     for name in reversed(net.order):
         if name not in grads:
@@ -74,19 +78,17 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
     order = np.argsort(margins)[:options.pgd_restarts]
     P = X[order].copy()
     step = (hi - lo) / 4.0
-    for it in range(options.pgd_steps):
-        Y = net.forward(P)
-        viol = Y @ A.T - b
-        rows = np.argmax(viol, axis=1)
-        G = A[rows]
-        grad = output_gradient(net, P, G)
-        P = np.clip(P - step * np.sign(grad), lo, hi)
-        m, _ = _margins(net, A, b, P)
+    for it in range(options.pgd_steps + 1):
+        values = net.forward(P, all_nodes=True)
+        viol = values[net.output_name] @ A.T - b
+        m = viol.max(axis=1)
         k = int(np.argmin(m))
         if m[k] < best_m:
             best_x, best_m = P[k].copy(), float(m[k])
-        if best_m < 0 and it > 5:
+        if it == options.pgd_steps or (best_m < 0 and it > 5):
             break
+        grad = output_gradient(net, P, A[np.argmax(viol, axis=1)], values)
+        P = np.clip(P - step * np.sign(grad), lo, hi)
         step = step * 0.85
     return best_x, best_m
 
