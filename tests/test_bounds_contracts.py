@@ -107,3 +107,25 @@ def test_certificate_rejects_bad_duals_soundly():
     for _ in range(50):
         y = opt.row_duals + rng.normal(size=opt.row_duals.size) * rng.choice([1e-6, 1e-2, 1.0])
         assert certified_lower_bound(model, y) <= opt.objective + 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(nets)
+def test_batched_deeppoly_is_sound_on_sub_boxes(params):
+    """Batched DeepPoly (input splitting) bounds hold on every sub-box of a root box."""
+    from verifier.bounds.batched import batched_output_lower, dense_chain, magnitude_scales
+    rng, net, lo, hi = _setup(params)
+    C = rng.normal(size=(2, net.n_outputs))
+    chain = dense_chain(net)
+    scales = magnitude_scales(chain, lo, hi)
+    a = rng.uniform(lo, hi, size=(6, lo.size))
+    b = rng.uniform(lo, hi, size=(6, lo.size))
+    sub_lo, sub_hi = np.minimum(a, b), np.maximum(a, b)
+    bounds = batched_output_lower(chain, sub_lo, sub_hi, C, scales)
+    for k in range(6):
+        values = net.forward(sample_box(rng, sub_lo[k], sub_hi[k], 500)) @ C.T
+        assert np.all(values >= bounds[k] - 1e-12)
+        # never looser than interval bounds of the sub-box
+        out = interval_bounds(net, sub_lo[k], sub_hi[k])[net.output_name]
+        interval_lb = np.maximum(C, 0) @ out.lower + np.minimum(C, 0) @ out.upper
+        assert np.all(bounds[k] >= interval_lb - 1e-6 * (1 + np.abs(interval_lb)))

@@ -15,7 +15,7 @@ from verifier.bounds.types import Bounds
 from verifier.network import Add, Affine, Input, Network, Relu
 
 ROUNDING_MARGIN = 1e-10
-TINY = 1e-300
+TINY = 1e-30  # absolute floor of rounding margins (not subnormal-prone like 1e-300)
 
 
 def split_pos_neg(W):

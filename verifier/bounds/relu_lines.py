@@ -32,7 +32,7 @@ def relu_lines(lower: np.ndarray, upper: np.ndarray, lower_slope: str = "min_are
     l_u, u_u = lower[unstable], upper[unstable]
     slope = u_u / (u_u - l_u)
     a_up[unstable] = slope
-    c_up[unstable] = -slope * l_u * (1.0 + LINE_MARGIN) + LINE_MARGIN * (u_u - l_u) + 1e-300
+    c_up[unstable] = -slope * l_u * (1.0 + LINE_MARGIN) + LINE_MARGIN * (u_u - l_u) + 1e-30
     a_lo = np.where(active, 1.0, 0.0)
     if lower_slope == "min_area":
         a_lo[unstable] = (u_u > -l_u).astype(np.float64)

@@ -9,31 +9,26 @@ The bound reported is HiGHS's *dual bound* minus an explicit margin
 incumbent; on time-out the bracket ``[dual bound, incumbent]`` is recorded.
 
 ``split``: for low-dimensional inputs (ACAS Xu) a branch-and-bound over the input box:
-each piece is falsified (centre + corners), bounded by DeepPoly (and the triangle LP when
-DeepPoly is close), and split along the input with the largest ``width * |gradient|``
-until every piece is proved or a piece yields a replayed counterexample.
+pieces are bounded many at a time by batched DeepPoly, their centres are evaluated, and
+each open piece is split along the input with the largest ``width * |gradient|`` until
+every piece is proved or a centre replays as a counterexample.
 """
 
 from __future__ import annotations
-
-import heapq
-import time
 
 import numpy as np
 
 from solvers import Status
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
-from verifier.bounds import deeppoly_bounds, output_form_bounds
 from verifier.encode import encode_network, with_disjunct
 from verifier.network import Network
 from verifier.relaxations import big_m
 from verifier.spec import Case
 from verifier.verify.falsify import falsify_disjunct, output_gradient
-from verifier.verify.pipeline import (CaseContext, margin_range, register_method,
-                                      triangle_margin)
+from verifier.verify.pipeline import (LOW_DIMENSION, CaseContext, margin_range,
+                                      register_method)
 
 MILP_MARGIN = 1e-6
-SPLIT_INPUT_LIMIT = 12     # "auto" uses input splitting up to this many free inputs
 
 
 def mip_start(net: Network, encoded, x: np.ndarray, A: np.ndarray, b: np.ndarray,
@@ -110,74 +105,89 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     return bound, candidate
 
 
-def _piece_bound(net: Network, lower, upper, A, b, dp_options) -> float:
-    bounds = deeppoly_bounds(net, lower, upper, dp_options)
-    forms = output_form_bounds(net, A, bounds, dp_options)
-    return float((forms.lower - b).max()) - 1e-9
+def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 256,
+                 heuristic: str = "widest"):
+    """Input-splitting branch and bound over the case box, many pieces per step.
 
+    Pieces are kept on a stack (depth first, which bounds memory and reaches
+    counterexamples early). Each step pops up to ``batch`` pieces and bounds them all at
+    once with batched DeepPoly (:mod:`verifier.bounds.batched`); proved pieces are dropped,
+    the centres of the others are evaluated (a centre with margin <= 0 is replayed as a
+    counterexample), and each open piece is halved along its widest input
+    (``heuristic="widest"``; measured on ACAS Xu prop 1 it needs orders of magnitude fewer
+    pieces than ``"smear"``, ``width * |gradient at the centre|``).
 
-def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
-    """Input-splitting branch and bound on the case box; returns (lower bound, candidate)."""
+    Returns:
+        (sound lower bound on the minimum margin, best input found). The bound is the
+        minimum of the proved pieces' bounds when the search finishes; on time-out the
+        open pieces' bounds are included in the recorded bracket and ``_Timeout`` is raised.
+    """
+    from verifier.bounds.batched import batched_output_lower, dense_chain, magnitude_scales
+    from verifier.spec import OutputPolytope, Property
+    from verifier.verify.replay import replay
+
     net, case = ctx.net, ctx.case
-    dp = ctx.options.deeppoly
-    rng = np.random.default_rng(ctx.options.seed)
-    counter = 0
-    root = _piece_bound(net, case.lower, case.upper, A, b, dp)
-    heap = [(root, counter, case.lower.copy(), case.upper.copy())]
+    chain = dense_chain(net)
+    scales = magnitude_scales(chain, case.lower, case.upper)
+    single = Property((Case(case.lower, case.upper, (OutputPolytope(A, b),)),),
+                      net.n_inputs, net.n_outputs)
+    stack_lo, stack_hi = [case.lower[None, :]], [case.upper[None, :]]
     proved_min = np.inf
-    pieces = 0
     best_x, best_margin = None, np.inf
-    while heap:
+    pieces = 0
+    free = case.upper > case.lower
+    while stack_lo:
+        lo, hi = np.vstack(stack_lo), np.vstack(stack_hi)
+        lo, hi, rest_lo, rest_hi = lo[-batch:], hi[-batch:], lo[:-batch], hi[:-batch]
+        stack_lo, stack_hi = ([rest_lo], [rest_hi]) if rest_lo.shape[0] else ([], [])
         if ctx.remaining() <= 0:
-            ctx.stats["split"] = {"pieces": pieces, "open": len(heap)}
-            ctx.stats["_last_exact"] = {"bracket": (min(heap[0][0], proved_min), best_margin)}
+            ctx.stats["split"] = {"pieces": pieces, "open": lo.shape[0] + rest_lo.shape[0]}
+            ctx.stats["_last_exact"] = {"bracket": (-np.inf, best_margin), "x": best_x}
             ctx.check_time()
-        bound, _, lo, hi = heapq.heappop(heap)
-        pieces += 1
-        if bound > 0:
-            proved_min = min(proved_min, bound)
+        pieces += lo.shape[0]
+        bound = (batched_output_lower(chain, lo, hi, A, scales) - b).max(axis=1)
+        proved = bound > 0
+        if proved.any():
+            proved_min = min(proved_min, float(bound[proved].min()))
+        lo, hi = lo[~proved], hi[~proved]
+        if lo.shape[0] == 0:
             continue
-        # falsify the piece: centre, a few random points, short PGD
-        sub = Case(lo, hi, ())
-        x, margin = falsify_disjunct(net, sub, A, b, _piece_falsify(ctx, pieces))
-        if margin < best_margin:
-            best_x, best_margin = x, margin
-        if margin <= 0:
-            ctx.stats["split"] = {"pieces": pieces, "open": len(heap)}
-            ctx.stats["_last_exact"] = {"bracket": (-np.inf, margin), "x": x}
-            return min(bound, margin), x
-        # split the input with the largest width * |gradient| at the centre
         centre = (lo + hi) / 2
-        rows = np.argmax(net.forward(centre[None, :]) @ A.T - b, axis=1)
-        grad = output_gradient(net, centre[None, :], A[rows])[0]
-        score = (hi - lo) * (np.abs(grad) + 1e-12 * rng.random(lo.size))
-        score[hi - lo <= 0] = -1.0
-        i = int(np.argmax(score))
-        if score[i] <= 0:  # a point: its exact margin is known
-            proved_min = min(proved_min, margin)
-            if margin > 0:
-                continue
-        mid = centre[i]
-        for new_lo, new_hi in ((lo, np.where(np.arange(lo.size) == i, mid, hi)),
-                               (np.where(np.arange(lo.size) == i, mid, lo), hi)):
-            child = _piece_bound(net, new_lo, new_hi, A, b, dp)
-            counter += 1
-            heapq.heappush(heap, (child, counter, new_lo, new_hi))
+        values = net.forward(centre, all_nodes=True)
+        viol = values[net.output_name] @ A.T - b
+        margin = viol.max(axis=1)
+        k = int(np.argmin(margin))
+        if margin[k] < best_margin:
+            best_x, best_margin = centre[k].copy(), float(margin[k])
+        if margin[k] <= 0:
+            witness = replay(net, single, centre[k], 0, ctx.onnx_path)
+            if witness is not None:
+                ctx.stats["split"] = {"pieces": pieces, "open": lo.shape[0]}
+                ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin),
+                                            "x": witness.x}
+                return witness.margin, witness.x
+        if heuristic == "smear":
+            grad = output_gradient(net, centre, A[np.argmax(viol, axis=1)], values)
+            score = np.where(free, (hi - lo) * (np.abs(grad) + 1e-9), -1.0)
+        else:
+            score = np.where(free, hi - lo, -1.0)
+        dim = np.argmax(score, axis=1)
+        rows = np.arange(lo.shape[0])
+        mid = centre[rows, dim]
+        left_hi, right_lo = hi.copy(), lo.copy()
+        left_hi[rows, dim] = mid
+        right_lo[rows, dim] = mid
+        stack_lo += [np.vstack([right_lo, lo])]
+        stack_hi += [np.vstack([hi, left_hi])]
     ctx.stats["split"] = {"pieces": pieces, "open": 0}
-    ctx.stats["_last_exact"] = {"bracket": (proved_min, best_margin)}
+    ctx.stats["_last_exact"] = {"bracket": (proved_min, best_margin), "x": best_x}
     return proved_min, best_x
-
-
-def _piece_falsify(ctx: CaseContext, piece: int):
-    from dataclasses import replace
-    return replace(ctx.options.falsify, random_points=8, pgd_restarts=1, pgd_steps=5,
-                   seed=ctx.options.seed + piece)
 
 
 def exact_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     """``auto``'s exact step: input splitting for few free inputs, else MILP."""
     free = int(np.sum(ctx.case.upper > ctx.case.lower))
-    if free <= SPLIT_INPUT_LIMIT:
+    if free <= LOW_DIMENSION and ctx.net.is_sequential():
         return split_margin(ctx, A, b)
     return milp_margin(ctx, A, b)
 

@@ -171,10 +171,20 @@ def _chain(method: str) -> list[str]:
     _load_plugins()
     if method == "auto":
         return list(AUTO_CHAIN)
+    if method == "auto-lowdim":
+        # few free inputs: input splitting beats LP tightening and MILP (ACAS Xu)
+        return [m for m in AUTO_CHAIN if m != "triangle"]
     if method not in BOUND_METHODS:
         raise VerifierError(f"unknown method {method!r}; choose from "
                             f"{', '.join(sorted(set(BOUND_METHODS) | {'auto'}))}")
     return [method]
+
+
+LOW_DIMENSION = 12   # at most this many free inputs: "auto" splits the input box
+
+
+def _few_free_inputs(prop: Property) -> bool:
+    return all(int(np.sum(c.upper > c.lower)) <= LOW_DIMENSION for c in prop.cases)
 
 
 def _load_plugins() -> None:
@@ -208,7 +218,8 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
     """
     options = replace(options or VerifyOptions(), method=method, timeout=float(timeout))
     prop.check_fits(net.n_inputs, net.n_outputs)
-    chain = _chain(options.method)
+    chain = _chain("auto-lowdim" if method == "auto" and _few_free_inputs(prop)
+                   else options.method)
     start = time.monotonic()
     deadline = start + options.timeout
     result = Result(verdict="unknown", method=options.method, property_name=prop.name,
