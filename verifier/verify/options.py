@@ -20,6 +20,10 @@ class KReluOptions:
     s: int = 1
     method: str = "fast"        # hull computation: "fast" or "exact"
     max_groups_per_layer: int | None = None
+    hull_time_share: float = 0.5    # share of the remaining time hulls may use
+    lp_tighten: bool = False        # use k-ReLU rows in layer-by-layer LP tightening too
+    triangle_first: bool = True     # solve the triangle LP first; build hulls only if needed
+    area_cutoff: float | None = None
 
 
 @dataclass(frozen=True)
