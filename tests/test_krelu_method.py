@@ -5,13 +5,16 @@
 * k = 1 reproduces the triangle LP's optimum;
 * triangle <= k-ReLU (k = 2, 3) <= exact big-M MILP optimum <= min over samples;
 * ``verify(method="krelu")`` never contradicts ``verify(method="milp")``;
-* the hull budget: with no time for hulls the method falls back to the triangle, soundly.
+* the hull budget: with no time for hulls the method falls back to the triangle, soundly;
+* cut separation (the default, ``cuts="separate"``): triangle <= separated <= all facets
+  (the full k-ReLU LP, the tightest), every bound certified on the model with the cuts.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -40,9 +43,21 @@ def _instance(seed: int, widths=(8, 8), n_in=3, n_out=3):
     return rng, net, lo, hi
 
 
-def _ctx(net, lo, hi, A, b, k=3, ns=100, **kw):
+@dataclass(frozen=True)
+class _KOpts(KReluOptions):
+    """KReluOptions plus the separation knobs ``krelu_method`` reads when present."""
+
+    cuts: str = "separate"
+    cut_rounds: int = 30
+    cuts_per_group: int = 3
+    reuse_cuts: bool = True
+    lazy_hulls: bool = True
+
+
+def _ctx(net, lo, hi, A, b, k=3, ns=100, full_solve=False, **kw):
     case = Case(lo, hi, (OutputPolytope(A, b),))
-    options = VerifyOptions(krelu=KReluOptions(k=k, ns=ns, **{'triangle_first': False, **kw}))
+    options = VerifyOptions(krelu=_KOpts(k=k, ns=ns, **{'triangle_first': False, **kw}),
+                            full_solve=full_solve)
     return CaseContext(net, case, options, time.monotonic() + 60.0, None)
 
 
@@ -108,20 +123,22 @@ def test_krelu_block_rows_hold_at_samples(seed):
         assert np.all(lhs <= block.row_upper[:, None] + 1e-9)
 
 
+@pytest.mark.parametrize("cuts", ["separate", "all"])
 @pytest.mark.parametrize("seed", [5, 6, 7])
-def test_k1_reproduces_triangle(seed):
+def test_k1_reproduces_triangle(seed, cuts):
     rng, net, lo, hi = _instance(seed)
     for _ in range(3):
         A = rng.normal(size=(1, 3))
         b = np.zeros(1)
-        ctx = _ctx(net, lo, hi, A, b, k=1)
+        ctx = _ctx(net, lo, hi, A, b, k=1, cuts=cuts)
         tri, _ = triangle_margin(ctx, A, b)
         kr, _ = krelu_method.krelu_margin(ctx, A, b)
         assert abs(tri - kr) <= 1e-6 * (1.0 + abs(tri)), (tri, kr)
 
 
+@pytest.mark.parametrize("cuts", ["separate", "all"])
 @pytest.mark.parametrize("seed", [8, 9, 10, 11])
-def test_ordering_triangle_krelu_exact(seed):
+def test_ordering_triangle_krelu_exact(seed, cuts):
     rng, net, lo, hi = _instance(seed)
     X = sample_box(rng, lo, hi, 500)
     Y = net.forward(X)
@@ -135,7 +152,7 @@ def test_ordering_triangle_krelu_exact(seed):
         tri, _ = triangle_margin(ctx, A, b)
         previous = tri
         for k in (2, 3):
-            kctx = _ctx(net, lo, hi, A, b, k=k)
+            kctx = _ctx(net, lo, hi, A, b, k=k, cuts=cuts)
             kr, _ = krelu_method.krelu_margin(kctx, A, b)
             assert tri <= kr + 1e-7, (k, tri, kr)
             assert kr <= exact + 1e-6, (k, kr, exact)
@@ -161,7 +178,7 @@ def test_cache_and_stats_per_case():
     rng, net, lo, hi = _instance(20)
     A = rng.normal(size=(1, 3))
     b = np.zeros(1)
-    ctx = _ctx(net, lo, hi, A, b, k=2)
+    ctx = _ctx(net, lo, hi, A, b, k=2, cuts="all")
     first, _ = krelu_method.krelu_margin(ctx, A, b)
     blocks = ctx._cache["krelu_blocks"]
     second, _ = krelu_method.krelu_margin(ctx, A, b)
@@ -170,16 +187,36 @@ def test_cache_and_stats_per_case():
     assert summary["built"] == summary["groups"] and not summary["cut_short"]
 
 
-def test_no_hull_time_falls_back_to_triangle():
+def test_separation_cache_and_stats_per_case():
+    """Hulls and found cuts are kept per case; a second disjunct starts from the pool."""
+    rng, net, lo, hi = _instance(20)
+    A = rng.normal(size=(1, 3))
+    b = np.zeros(1)
+    ctx = _ctx(net, lo, hi, A, b, k=2, full_solve=True)
+    first, _ = krelu_method.krelu_margin(ctx, A, b)
+    case = ctx._cache["krelu_cuts"]
+    second, _ = krelu_method.krelu_margin(ctx, A, b)
+    assert ctx._cache["krelu_cuts"] is case
+    assert second >= first - 1e-7
+    (summary,) = ctx.stats["krelu"]
+    assert summary["built"] <= summary["groups"] and not summary["cut_short"]
+    s1, s2 = ctx.stats["krelu_cuts"]
+    assert s2["reused_rows"] == s1["rows_added"] + s1["reused_rows"]
+    assert summary["pool_rows"] == s1["rows_added"] + s2["rows_added"]
+
+
+@pytest.mark.parametrize("cuts", ["separate", "all"])
+def test_no_hull_time_falls_back_to_triangle(cuts):
     rng, net, lo, hi = _instance(21)
     A = rng.normal(size=(1, 3))
     b = np.zeros(1)
-    ctx = _ctx(net, lo, hi, A, b, k=3, hull_time_share=0.0)
+    ctx = _ctx(net, lo, hi, A, b, k=3, hull_time_share=0.0, cuts=cuts)
     tri, _ = triangle_margin(ctx, A, b)
     kr, _ = krelu_method.krelu_margin(ctx, A, b)
     (summary,) = ctx.stats["krelu"]
-    if summary["groups"]:
-        assert summary["cut_short"] and summary["built"] < summary["groups"]
+    assert summary["built"] == 0
+    if summary["groups"] and cuts == "all":
+        assert summary["cut_short"]
     assert abs(kr - tri) <= 1e-6 * (1 + abs(tri))
 
 
@@ -216,3 +253,26 @@ def test_verify_krelu_agrees_with_milp():
                                                                    ex.verdict)
             if kr.verdict == "unsat":
                 assert ex.verdict in ("unsat", "unknown", "timeout")
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+@pytest.mark.parametrize("seed", [30, 31, 32, 33, 34, 35])
+def test_separation_between_triangle_and_all_facets(seed, lazy):
+    """triangle <= separated cuts <= all facets (the full k-ReLU LP) on random nets; the
+    separated bound is a certificate for the model that holds the added cuts."""
+    rng, net, lo, hi = _instance(seed, widths=(10, 10, 10))
+    Y = net.forward(sample_box(rng, lo, hi, 500))
+    for _ in range(2):
+        A = rng.normal(size=(1, 3))
+        b = np.zeros(1)
+        tri, _ = triangle_margin(_ctx(net, lo, hi, A, b, full_solve=True), A, b)
+        full, _ = krelu_method.krelu_margin(
+            _ctx(net, lo, hi, A, b, cuts="all", full_solve=True), A, b)
+        ctx = _ctx(net, lo, hi, A, b, full_solve=True, lazy_hulls=lazy, cut_rounds=50)
+        sep, _ = krelu_method.krelu_margin(ctx, A, b)
+        assert tri <= sep + 1e-7, (tri, sep)
+        assert sep <= full + 1e-6, (sep, full)
+        assert sep <= float((Y @ A.T - b).max(axis=1).min()) + 1e-6
+        (stats,) = ctx.stats["krelu_cuts"]
+        assert stats["final_rows"] == ctx._cache["krelu_cuts"].encoded.model.n_rows + 1 \
+            + stats["rows_added"]

@@ -23,6 +23,9 @@ examples:
   verifier export net.onnx prop.vnnlib --method triangle -o model.lp
   verifier bounds net.onnx prop.vnnlib           per-layer bound widths by method
   verifier batch instances.csv --method auto --workers 2 --out results.csv --resume
+  verifier gap net.onnx prop.vnnlib --md gap.md    every method's bound vs the exact optimum
+  verifier gap net.onnx --images X.npy --labels y.npy --eps 0.026 --index 0:10
+  verifier plot hull net.onnx --images X.npy --eps 0.05 --layer 1 -o hull.png
 
 verdicts: unsat = property holds (proved), sat = counterexample found and replayed,
 unknown = neither, timeout = time limit reached first.
@@ -89,7 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--timeout", type=float, default=30.0)
 
     from verifier.batch import add_batch_subparser
+    from verifier.plot.pictures import add_plot_subparser
+    from verifier.report.gap import add_gap_subparser
     add_batch_subparser(sub)
+    add_gap_subparser(sub)
+    add_plot_subparser(sub)
     return p
 
 
@@ -209,13 +216,24 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_gap(args) -> int:
+    from verifier.report.gap import run_gap_command
+    return run_gap_command(args)
+
+
+def _cmd_plot(args) -> int:
+    from verifier.plot.pictures import run_plot_command
+    return run_plot_command(args)
+
+
 def _cmd_batch(args) -> int:
     from verifier.batch import run_batch_command
     return run_batch_command(args)
 
 
 COMMANDS = {"verify": _cmd_verify, "export": _cmd_export, "inspect": _cmd_inspect,
-            "bounds": _cmd_bounds, "demo": _cmd_demo, "batch": _cmd_batch}
+            "bounds": _cmd_bounds, "demo": _cmd_demo, "batch": _cmd_batch,
+            "gap": _cmd_gap, "plot": _cmd_plot}
 
 
 def _limit_blas_threads() -> None:

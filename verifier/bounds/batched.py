@@ -93,7 +93,7 @@ def magnitude_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray) -> l
 
 
 def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndarray,
-                         scales: list[np.ndarray]) -> np.ndarray:
+                         scales: list[np.ndarray], unstable_counts: bool = False):
     """Sound lower bounds of ``C @ f(x)`` over each box.
 
     Args:
@@ -101,13 +101,15 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
         lower, upper: (B, n_in) boxes.
         C: (m, n_out) rows.
         scales: :func:`magnitude_scales` of a box containing all the boxes.
+        unstable_counts: also return, per box, the number of unstable ReLUs.
     Returns:
-        (B, m) lower bounds.
+        (B, m) lower bounds (and (B,) counts when asked).
     """
     lower = np.asarray(lower, dtype=np.float64)
     upper = np.asarray(upper, dtype=np.float64)
     B = lower.shape[0]
     lines = []
+    unstable = np.zeros(B, dtype=np.int64)
     post_lo, post_hi = lower, upper
     for j, (W, b, relu_after) in enumerate(chain):
         n = W.shape[0]
@@ -129,6 +131,7 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
             l = np.maximum(bounds[:, :n] - margin, l_box)
             u = np.minimum(-bounds[:, n:] + margin, u_box)
         lines.append(_lines(l, u))
+        unstable += np.sum((l < 0) & (u > 0), axis=1)
         post_lo, post_hi = np.maximum(l, 0), np.maximum(u, 0)
     last = len(chain) - 1
     if chain[last][2]:
@@ -140,4 +143,5 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
     # the interval box of the output bounds C y too: keep the better of the two
     Cp, Cn = np.maximum(C, 0), np.minimum(C, 0)
     from_box = l_box @ Cp.T + u_box @ Cn.T - ROUNDING_MARGIN * (np.abs(C) @ scales[last]) - TINY
-    return np.maximum(value, from_box)
+    result = np.maximum(value, from_box)
+    return (result, unstable) if unstable_counts else result

@@ -16,6 +16,8 @@ every piece is proved or a centre replays as a counterexample.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from solvers import Status
@@ -23,8 +25,9 @@ from solvers.highs import HighsBackend, HighsOptions, SolveLimits
 from verifier.encode import encode_network, with_disjunct
 from verifier.network import Network
 from verifier.relaxations import big_m
-from verifier.spec import Case
+from verifier.spec import Case, OutputPolytope, Property
 from verifier.verify.falsify import falsify_disjunct, output_gradient
+from verifier.verify.replay import replay
 from verifier.verify.pipeline import (LOW_DIMENSION, CaseContext, margin_range,
                                       register_method)
 
@@ -105,12 +108,39 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     return bound, candidate
 
 
+def _piece_milp(net: Network, piece: Case, A: np.ndarray, b: np.ndarray, ctx: CaseContext):
+    """Exact minimum margin on a small piece by big-M MILP (few binaries by construction).
+
+    Returns:
+        (sound lower bound: dual bound minus MILP_MARGIN, input of the optimum or None).
+    """
+    from verifier.bounds import deeppoly_bounds, output_form_bounds
+    bounds = deeppoly_bounds(net, piece.lower, piece.upper, ctx.options.deeppoly)
+    forms = output_form_bounds(net, A, bounds, ctx.options.deeppoly)
+    t_lo = float((forms.lower - b).max()) - 1e-9
+    t_hi = float((forms.upper - b).max()) + 1e-9
+    if t_lo > 0:
+        return t_lo, None
+    blocks = {r: [big_m(bounds[net.inputs_of(r)[0]], r)] for r in net.relu_names()}
+    encoded = encode_network(net, bounds, blocks)
+    model = with_disjunct(encoded, encoded.columns[net.output_name], A, b, (t_lo, t_hi))
+    backend = HighsBackend(HighsOptions(threads=1, mip_rel_gap=1e-9))
+    backend.load(model)
+    result = backend.solve(SolveLimits(time_limit=max(min(ctx.remaining(), 10.0), 0.01)))
+    ctx.timings["highs"] = ctx.timings.get("highs", 0.0) + backend.total_time
+    dual = result.dual_bound if result.dual_bound is not None else -np.inf
+    bound = dual - MILP_MARGIN * (1.0 + abs(dual)) if np.isfinite(dual) else dual
+    x = None if result.x is None else result.x[encoded.columns[net.input_name]]
+    return max(bound, t_lo), x
+
+
 def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 256,
-                 heuristic: str = "widest"):
+                 heuristic: str = "widest", leaf_unstable: int = 12, leaf_per_step: int = 16):
     """Input-splitting branch and bound over the case box, many pieces per step.
 
-    Pieces are kept on a stack (depth first, which bounds memory and reaches
-    counterexamples early). Each step pops up to ``batch`` pieces and bounds them all at
+    Open pieces are kept in arrays with a priority, the margin at the parent's centre:
+    each step takes the ``batch`` most promising pieces (lowest margin: where a
+    counterexample is likeliest; ACAS Xu's violations live in regions ~1e-4 wide) and bounds them all at
     once with batched DeepPoly (:mod:`verifier.bounds.batched`); proved pieces are dropped,
     the centres of the others are evaluated (a centre with margin <= 0 is replayed as a
     counterexample), and each open piece is halved along its widest input
@@ -123,30 +153,59 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
         open pieces' bounds are included in the recorded bracket and ``_Timeout`` is raised.
     """
     from verifier.bounds.batched import batched_output_lower, dense_chain, magnitude_scales
-    from verifier.spec import OutputPolytope, Property
-    from verifier.verify.replay import replay
-
     net, case = ctx.net, ctx.case
     chain = dense_chain(net)
     scales = magnitude_scales(chain, case.lower, case.upper)
     single = Property((Case(case.lower, case.upper, (OutputPolytope(A, b),)),),
                       net.n_inputs, net.n_outputs)
-    stack_lo, stack_hi = [case.lower[None, :]], [case.upper[None, :]]
+    open_lo, open_hi = case.lower[None, :], case.upper[None, :]
+    open_key = np.zeros(1)
     proved_min = np.inf
     best_x, best_margin = None, np.inf
-    pieces = 0
+    pieces = leaves = 0
     free = case.upper > case.lower
-    while stack_lo:
-        lo, hi = np.vstack(stack_lo), np.vstack(stack_hi)
-        lo, hi, rest_lo, rest_hi = lo[-batch:], hi[-batch:], lo[:-batch], hi[:-batch]
-        stack_lo, stack_hi = ([rest_lo], [rest_hi]) if rest_lo.shape[0] else ([], [])
+    n_free = int(free.sum())
+    corner_bits = None
+    if n_free <= 6:  # 2^6 corners per piece at most
+        grid = np.array(np.meshgrid(*[[0.0, 1.0]] * n_free)).reshape(n_free, -1).T
+        corner_bits = np.zeros((grid.shape[0], free.size))
+        corner_bits[:, free] = grid
+    pgd_options = replace(ctx.options.falsify, random_points=0, pgd_restarts=8, pgd_steps=20,
+                          seed=ctx.options.seed + 1)
+    while open_lo.shape[0]:
+        if open_lo.shape[0] > batch:
+            take = np.zeros(open_lo.shape[0], dtype=bool)
+            take[np.argpartition(open_key, batch)[:batch]] = True
+        else:
+            take = np.ones(open_lo.shape[0], dtype=bool)
+        lo, hi = open_lo[take], open_hi[take]
+        open_lo, open_hi, open_key = open_lo[~take], open_hi[~take], open_key[~take]
         if ctx.remaining() <= 0:
-            ctx.stats["split"] = {"pieces": pieces, "open": lo.shape[0] + rest_lo.shape[0]}
+            ctx.stats["split"] = {"pieces": pieces, "open": lo.shape[0] + open_lo.shape[0]}
             ctx.stats["_last_exact"] = {"bracket": (-np.inf, best_margin), "x": best_x}
             ctx.check_time()
         pieces += lo.shape[0]
-        bound = (batched_output_lower(chain, lo, hi, A, scales) - b).max(axis=1)
+        lower_forms, unstable = batched_output_lower(chain, lo, hi, A, scales,
+                                                     unstable_counts=True)
+        bound = (lower_forms - b).max(axis=1)
         proved = bound > 0
+        # small pieces with few unstable ReLUs: solve them exactly (big-M MILP on the piece)
+        leaf = np.flatnonzero(~proved & (unstable <= leaf_unstable))[:leaf_per_step]
+        for i in leaf:
+            ctx.check_time()
+            piece = Case(lo[i], hi[i], (OutputPolytope(A, b),))
+            leaf_bound, leaf_x = _piece_milp(net, piece, A, b, ctx)
+            leaves += 1
+            if leaf_x is not None:
+                witness = replay(net, single, leaf_x, 0, ctx.onnx_path)
+                if witness is not None:
+                    ctx.stats["split"] = {"pieces": pieces, "leaf_milps": leaves}
+                    ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin),
+                                                "x": witness.x}
+                    return witness.margin, witness.x
+            if leaf_bound > 0:
+                proved[i] = True
+                bound[i] = leaf_bound
         if proved.any():
             proved_min = min(proved_min, float(bound[proved].min()))
         lo, hi = lo[~proved], hi[~proved]
@@ -157,10 +216,25 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
         viol = values[net.output_name] @ A.T - b
         margin = viol.max(axis=1)
         k = int(np.argmin(margin))
-        if margin[k] < best_margin:
-            best_x, best_margin = centre[k].copy(), float(margin[k])
-        if margin[k] <= 0:
-            witness = replay(net, single, centre[k], 0, ctx.onnx_path)
+        candidate, candidate_margin = centre[k], float(margin[k])
+        if corner_bits is not None and candidate_margin > 0:
+            # every corner of every open piece (violations often sit on the box boundary)
+            corners = (lo[:, None, :] + corner_bits[None, :, :] * (hi - lo)[:, None, :])
+            corners = corners.reshape(-1, lo.shape[1])
+            corner_margin = (net.forward(corners) @ A.T - b).max(axis=1)
+            j = int(np.argmin(corner_margin))
+            if corner_margin[j] < candidate_margin:
+                candidate, candidate_margin = corners[j], float(corner_margin[j])
+        if candidate_margin > 0:
+            # short PGD from the most promising centres (counterexample regions can be tiny)
+            top = centre[np.argsort(margin)[:8]]
+            x, m = falsify_disjunct(net, case, A, b, pgd_options, extra_starts=top)
+            if m < candidate_margin:
+                candidate, candidate_margin = x, m
+        if candidate_margin < best_margin:
+            best_x, best_margin = candidate.copy(), candidate_margin
+        if candidate_margin <= 0:
+            witness = replay(net, single, candidate, 0, ctx.onnx_path)
             if witness is not None:
                 ctx.stats["split"] = {"pieces": pieces, "open": lo.shape[0]}
                 ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin),
@@ -177,9 +251,10 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
         left_hi, right_lo = hi.copy(), lo.copy()
         left_hi[rows, dim] = mid
         right_lo[rows, dim] = mid
-        stack_lo += [np.vstack([right_lo, lo])]
-        stack_hi += [np.vstack([hi, left_hi])]
-    ctx.stats["split"] = {"pieces": pieces, "open": 0}
+        open_lo = np.vstack([open_lo, right_lo, lo])
+        open_hi = np.vstack([open_hi, hi, left_hi])
+        open_key = np.concatenate([open_key, margin, margin])
+    ctx.stats["split"] = {"pieces": pieces, "open": 0, "leaf_milps": leaves}
     ctx.stats["_last_exact"] = {"bracket": (proved_min, best_margin), "x": best_x}
     return proved_min, best_x
 

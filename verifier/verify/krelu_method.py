@@ -33,11 +33,16 @@ from verifier.relaxations import triangle
 from verifier.relaxations.groups import select_groups
 from verifier.relaxations.krelu import (group_hulls, krelu_block, octahedral_bounds,
                                         upstream_lines)
-from verifier.verify.pipeline import (CaseContext, register_method, relaxation_lp_margin,
-                                      triangle_margin)
+from verifier.verify.krelu_cuts import CaseCuts, SeparationSettings, separate_margin
+from verifier.verify.pipeline import (CaseContext, margin_range, register_method,
+                                      relaxation_lp_margin, triangle_margin)
 from verifier.verify.tighten import lp_tighten
 
-__all__ = ["krelu_margin", "krelu_layer_block", "KReluBuilder"]
+__all__ = ["krelu_margin", "krelu_separation_margin", "krelu_layer_block", "KReluBuilder",
+           "separation_settings", "cut_mode", "CUT_MODES"]
+
+# "separate": triangle LP + violated hull facets in rounds; "all": every facet of every hull
+CUT_MODES = ("separate", "all")
 
 def krelu_layer_block(net: Network, relu: str, bounds: dict[str, Bounds], options,
                       lines: dict[str, tuple] | None = None, deadline: float | None = None,
@@ -153,14 +158,16 @@ class _LazyBlocks(dict):
         return relu in self._relus
 
 
-def _case_setup(ctx: CaseContext):
-    """(bounds, {relu: [triangle, krelu]}) of the case, computed once and cached."""
-    if "krelu_blocks" in ctx._cache:
-        return ctx._cache["krelu_bounds"], ctx._cache["krelu_blocks"]
+def _case_bounds(ctx: CaseContext):
+    """(bounds, builder or None) of the case: ``ctx.tightened()``, or with
+    ``KReluOptions.lp_tighten`` DeepPoly bounds LP-tightened with triangle + k-ReLU rows of
+    upstream layers (then the builder that made those rows is returned). Cached."""
+    if "krelu_bounds" in ctx._cache:
+        return ctx._cache["krelu_bounds"], ctx._cache.get("krelu_builder")
     opts = ctx.options.krelu
     share = float(opts.hull_time_share)
     slope = ctx.options.deeppoly.lower_slope
-    start = time.perf_counter()
+    builder = None
     if opts.lp_tighten:
         # LP tightening with triangle + k-ReLU rows of upstream layers (replaces the
         # triangle-only tightening of ctx.tightened()); half the remaining time at most.
@@ -174,11 +181,28 @@ def _case_setup(ctx: CaseContext):
             deadline=tighten_deadline, dp_options=ctx.options.deeppoly))
         ctx.stats["krelu_lp_tighten"] = tstats
         ctx.timings["highs"] = ctx.timings.get("highs", 0.0) + tstats["highs_time"]
+    else:
+        bounds = ctx.tightened()
+    ctx.check_time()
+    ctx._cache["krelu_bounds"] = bounds
+    ctx._cache["krelu_builder"] = builder
+    return bounds, builder
+
+
+def _case_setup(ctx: CaseContext):
+    """(bounds, {relu: [triangle, krelu]}) of the case with all hull facets of every group
+    (``cuts="all"``), computed once and cached."""
+    if "krelu_blocks" in ctx._cache:
+        return ctx._cache["krelu_bounds"], ctx._cache["krelu_blocks"]
+    opts = ctx.options.krelu
+    share = float(opts.hull_time_share)
+    slope = ctx.options.deeppoly.lower_slope
+    start = time.perf_counter()
+    bounds, builder = _case_bounds(ctx)
+    if builder is not None:
         # the final blocks need hulls at the final bounds: fresh budget for them
         builder.hull_deadline = time.monotonic() + share * max(ctx.remaining(), 0.0)
     else:
-        bounds = ctx.tightened()
-        ctx.check_time()
         builder = KReluBuilder(opts, time.monotonic() + share * max(ctx.remaining(), 0.0),
                                slope)
     blocks = {}
@@ -190,13 +214,79 @@ def _case_setup(ctx: CaseContext):
     ctx.timings["krelu_setup"] = (ctx.timings.get("krelu_setup", 0.0)
                                   + time.perf_counter() - start)
     ctx.stats.setdefault("krelu", []).append(summary)
-    ctx._cache["krelu_bounds"] = bounds
     ctx._cache["krelu_blocks"] = blocks
     return bounds, blocks
 
 
+def separation_settings(opts) -> SeparationSettings:
+    """The separation knobs of ``KReluOptions`` (fields read when present, else the
+    :class:`SeparationSettings` defaults): ``cut_rounds``, ``cuts_per_group``,
+    ``cut_tol``, ``cut_min_progress``, ``reuse_cuts``, ``lazy_hulls``,
+    ``hulls_per_round``."""
+    d = SeparationSettings()
+    return SeparationSettings(
+        max_rounds=int(getattr(opts, "cut_rounds", d.max_rounds)),
+        cuts_per_group=int(getattr(opts, "cuts_per_group", d.cuts_per_group)),
+        cut_tol=float(getattr(opts, "cut_tol", d.cut_tol)),
+        min_progress=float(getattr(opts, "cut_min_progress", d.min_progress)),
+        reuse_cuts=bool(getattr(opts, "reuse_cuts", d.reuse_cuts)),
+        lazy_hulls=bool(getattr(opts, "lazy_hulls", d.lazy_hulls)),
+        hulls_per_round=getattr(opts, "hulls_per_round", d.hulls_per_round))
+
+
+def cut_mode(opts) -> str:
+    """``KReluOptions.cuts`` when present: ``"separate"`` (default) or ``"all"``."""
+    mode = getattr(opts, "cuts", "separate")
+    if mode not in CUT_MODES:
+        raise ValueError(f"unknown k-ReLU cut mode {mode!r}; use one of {CUT_MODES}")
+    return mode
+
+
+def _separation_case(ctx: CaseContext) -> CaseCuts:
+    if "krelu_cuts" not in ctx._cache:
+        opts = ctx.options.krelu
+        bounds, _ = _case_bounds(ctx)
+        start = time.perf_counter()
+        case = CaseCuts(ctx.net, bounds, opts, opts.method,
+                        ctx.options.deeppoly.lower_slope)
+        case.hull_deadline = (time.monotonic()
+                              + float(opts.hull_time_share) * max(ctx.remaining(), 0.0))
+        ctx.timings["krelu_setup"] = (ctx.timings.get("krelu_setup", 0.0)
+                                      + time.perf_counter() - start)
+        ctx.stats.setdefault("krelu", []).append(case.stats)   # updated in place
+        ctx._cache["krelu_cuts"] = case
+    return ctx._cache["krelu_cuts"]
+
+
+def krelu_separation_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
+    """Certified lower bound of ``max_i (A_i y - b_i)`` under triangle + the k-ReLU hull
+    facets found by separation (:mod:`verifier.verify.krelu_cuts`)."""
+    ctx.check_time()
+    bounds, _ = _case_bounds(ctx)
+    t_lo, t_hi = margin_range(ctx, A, b, bounds)
+    if t_lo > 0 and not ctx.options.full_solve:
+        return t_lo, None
+    case = _separation_case(ctx)
+    ctx.check_time()
+    hull_before = case.stats["hull_time"]
+    start = time.perf_counter()
+    bound, x, stats, highs_time = separate_margin(
+        case, A, b, (t_lo, t_hi), separation_settings(ctx.options.krelu), ctx.deadline,
+        case.hull_deadline, not ctx.options.full_solve, ctx.net.output_name,
+        ctx.net.input_name)
+    ctx.timings["lp"] = ctx.timings.get("lp", 0.0) + time.perf_counter() - start
+    ctx.timings["highs"] = ctx.timings.get("highs", 0.0) + highs_time
+    ctx.timings["krelu_hulls"] = (ctx.timings.get("krelu_hulls", 0.0)
+                                  + case.stats["hull_time"] - hull_before)
+    ctx.stats.setdefault("krelu_cuts", []).append(stats)
+    return max(bound, t_lo), x
+
+
 def krelu_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
-    """Certified lower bound of ``max_i (A_i y - b_i)`` under triangle + k-ReLU rows."""
+    """Certified lower bound of ``max_i (A_i y - b_i)`` under triangle + k-ReLU rows
+    (separated cuts, or every facet with ``cuts="all"``)."""
+    if cut_mode(ctx.options.krelu) == "separate":
+        return krelu_separation_margin(ctx, A, b)
     ctx.check_time()
     if ("krelu_blocks" not in ctx._cache and ctx.options.krelu.triangle_first
             and not ctx.options.krelu.lp_tighten):
