@@ -37,6 +37,7 @@ class Network:
                  input_shape: tuple[int, ...] | None = None,
                  output_shape: tuple[int, ...] | None = None):
         self.graph = graph
+        self.source_path: str | None = None   # the ONNX file it came from, if any
         self.input_name = input_name
         self.output_name = output_name
         if not nx.is_directed_acyclic_graph(graph):

@@ -51,4 +51,7 @@ def load_network(path, simplify: bool = True) -> Network:
     else:
         raise InputFileError(f"{path}: unknown network file type (hint: use one of "
                              f"{', '.join(SUPPORTED_EXTENSIONS)})")
-    return simplify_network(net) if simplify else net
+    net = simplify_network(net) if simplify else net
+    if name.endswith(".onnx"):
+        net.source_path = str(path)   # lets verify() replay witnesses in onnxruntime too
+    return net

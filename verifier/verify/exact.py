@@ -108,6 +108,25 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     return bound, candidate
 
 
+def convex_combinations(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``lambda @ A`` (and ``lambda @ b``) for the unit vectors, every pair average and
+    the uniform weights: ``max_i (A_i y - b_i) >= lambda @ (A y - b)`` for each, so the
+    best of their lower bounds bounds the margin; mixtures catch conjunctions that no single
+    row refutes (ACAS Xu property 2)."""
+    m = A.shape[0]
+    weights = [np.eye(m)]
+    if m > 1:
+        pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
+        if len(pairs) <= 64:
+            mix = np.zeros((len(pairs), m))
+            for r, (i, j) in enumerate(pairs):
+                mix[r, [i, j]] = 0.5
+            weights.append(mix)
+        weights.append(np.full((1, m), 1.0 / m))
+    L = np.vstack(weights)
+    return L @ A, L @ b
+
+
 def _piece_milp(net: Network, piece: Case, A: np.ndarray, b: np.ndarray, ctx: CaseContext):
     """Exact minimum margin on a small piece by big-M MILP (few binaries by construction).
 
@@ -135,7 +154,8 @@ def _piece_milp(net: Network, piece: Case, A: np.ndarray, b: np.ndarray, ctx: Ca
 
 
 def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 256,
-                 heuristic: str = "widest", leaf_unstable: int = 12, leaf_per_step: int = 16):
+                 heuristic: str = "widest", leaf_unstable: int = 12, leaf_per_step: int = 16,
+                 order: str = "bound"):
     """Input-splitting branch and bound over the case box, many pieces per step.
 
     Open pieces are kept in arrays with a priority, the margin at the parent's centre:
@@ -164,6 +184,7 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
     best_x, best_margin = None, np.inf
     pieces = leaves = 0
     free = case.upper > case.lower
+    A_mix, b_mix = convex_combinations(A, b)
     n_free = int(free.sum())
     corner_bits = None
     if n_free <= 6:  # 2^6 corners per piece at most
@@ -172,7 +193,9 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
         corner_bits[:, free] = grid
     pgd_options = replace(ctx.options.falsify, random_points=0, pgd_restarts=8, pgd_steps=20,
                           seed=ctx.options.seed + 1)
+    ctx.stats["split"] = progress = {"pieces": 0, "open": 1, "leaf_milps": 0}
     while open_lo.shape[0]:
+        progress.update(pieces=pieces, open=int(open_lo.shape[0]), leaf_milps=leaves)
         if open_lo.shape[0] > batch:
             take = np.zeros(open_lo.shape[0], dtype=bool)
             take[np.argpartition(open_key, batch)[:batch]] = True
@@ -181,13 +204,12 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
         lo, hi = open_lo[take], open_hi[take]
         open_lo, open_hi, open_key = open_lo[~take], open_hi[~take], open_key[~take]
         if ctx.remaining() <= 0:
-            ctx.stats["split"] = {"pieces": pieces, "open": lo.shape[0] + open_lo.shape[0]}
             ctx.stats["_last_exact"] = {"bracket": (-np.inf, best_margin), "x": best_x}
             ctx.check_time()
         pieces += lo.shape[0]
-        lower_forms, unstable = batched_output_lower(chain, lo, hi, A, scales,
+        lower_forms, unstable = batched_output_lower(chain, lo, hi, A_mix, scales,
                                                      unstable_counts=True)
-        bound = (lower_forms - b).max(axis=1)
+        bound = (lower_forms - b_mix).max(axis=1)
         proved = bound > 0
         # small pieces with few unstable ReLUs: solve them exactly (big-M MILP on the piece)
         leaf = np.flatnonzero(~proved & (unstable <= leaf_unstable))[:leaf_per_step]
@@ -199,7 +221,6 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
             if leaf_x is not None:
                 witness = replay(net, single, leaf_x, 0, ctx.onnx_path)
                 if witness is not None:
-                    ctx.stats["split"] = {"pieces": pieces, "leaf_milps": leaves}
                     ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin),
                                                 "x": witness.x}
                     return witness.margin, witness.x
@@ -236,7 +257,6 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
         if candidate_margin <= 0:
             witness = replay(net, single, candidate, 0, ctx.onnx_path)
             if witness is not None:
-                ctx.stats["split"] = {"pieces": pieces, "open": lo.shape[0]}
                 ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin),
                                             "x": witness.x}
                 return witness.margin, witness.x
@@ -253,8 +273,9 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
         right_lo[rows, dim] = mid
         open_lo = np.vstack([open_lo, right_lo, lo])
         open_hi = np.vstack([open_hi, hi, left_hi])
-        open_key = np.concatenate([open_key, margin, margin])
-    ctx.stats["split"] = {"pieces": pieces, "open": 0, "leaf_milps": leaves}
+        key = margin if order == "centre" else bound[~proved]
+        open_key = np.concatenate([open_key, key, key])
+    progress.update(pieces=pieces, open=0, leaf_milps=leaves)
     ctx.stats["_last_exact"] = {"bracket": (proved_min, best_margin), "x": best_x}
     return proved_min, best_x
 

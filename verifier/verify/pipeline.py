@@ -209,7 +209,8 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
         method: ``interval``, ``deeppoly``, ``triangle``, ``krelu``, ``milp`` or ``auto``.
         timeout: wall-clock seconds.
         options: full options (``method`` and ``timeout`` given here override them).
-        onnx_path: the ONNX file, to replay witnesses in onnxruntime as well.
+        onnx_path: the ONNX file, to replay witnesses in onnxruntime as well (default: the
+            file the network was loaded from, if it was an ONNX file).
         progress: optional callback receiving one-line progress messages.
 
     Returns:
@@ -217,6 +218,7 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
         replayed witness.
     """
     options = replace(options or VerifyOptions(), method=method, timeout=float(timeout))
+    onnx_path = onnx_path or getattr(net, "source_path", None)
     prop.check_fits(net.n_inputs, net.n_outputs)
     chain = _chain("auto-lowdim" if method == "auto" and _few_free_inputs(prop)
                    else options.method)
