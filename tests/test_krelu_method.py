@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -43,20 +42,9 @@ def _instance(seed: int, widths=(8, 8), n_in=3, n_out=3):
     return rng, net, lo, hi
 
 
-@dataclass(frozen=True)
-class _KOpts(KReluOptions):
-    """KReluOptions plus the separation knobs ``krelu_method`` reads when present."""
-
-    cuts: str = "separate"
-    cut_rounds: int = 30
-    cuts_per_group: int = 3
-    reuse_cuts: bool = True
-    lazy_hulls: bool = True
-
-
 def _ctx(net, lo, hi, A, b, k=3, ns=100, full_solve=False, **kw):
     case = Case(lo, hi, (OutputPolytope(A, b),))
-    options = VerifyOptions(krelu=_KOpts(k=k, ns=ns, **{'triangle_first': False, **kw}),
+    options = VerifyOptions(krelu=KReluOptions(k=k, ns=ns, **{'triangle_first': False, **kw}),
                             full_solve=full_solve)
     return CaseContext(net, case, options, time.monotonic() + 60.0, None)
 

@@ -45,7 +45,7 @@ __all__ = ["octahedral_bounds", "group_hulls", "krelu_block", "upstream_lines",
            "HULL_METHODS"]
 
 # Names accepted by :func:`group_hulls`: "fast" (= qhull), "exact", or a fast_hull method.
-HULL_METHODS = ("fast", "exact", "qhull", "cdd")
+HULL_METHODS = ("fast", "exact", "qhull")
 
 
 def upstream_lines(net: Network, node_bounds: dict[str, Bounds],
@@ -130,8 +130,8 @@ def group_hulls(groups: list[tuple[int, ...]], octa_d: list[np.ndarray],
                 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Hull rows ``(H, h)`` per group (``H @ [x_G; y_G] <= h``), in group order.
 
-    ``method``: ``"fast"`` (:func:`fast_hull` with qhull), ``"qhull"`` / ``"cdd"`` (that
-    :func:`fast_hull` method) or ``"exact"`` (:func:`exact_hull`). With ``deadline`` (a
+    ``method``: ``"fast"`` or ``"qhull"`` (:func:`fast_hull`, qhull),
+    or ``"exact"`` (:func:`exact_hull`). With ``deadline`` (a
     ``time.monotonic()`` value) the loop stops once it is passed, so the result may cover
     only a prefix of ``groups``.
     """

@@ -126,6 +126,7 @@ class CaseCuts:
         self.pool_upper: list[np.ndarray] = []
         self.pool_names: list[str] = []
         self.pool_keys: set[tuple[int, int, int]] = set()
+        self.last = {"candidates": 0, "new_hulls": 0}
         self.stats = {"groups": sum(len(L.groups) for L in self.layers), "built": 0,
                       "hull_time": 0.0, "octa_time": 0.0, "cut_short": False,
                       "pool_rows": 0}
@@ -240,6 +241,7 @@ class CaseCuts:
                 taken += 1
                 if taken >= settings.cuts_per_group:
                     break
+        self.last = {"candidates": len(todo), "new_hulls": new_hulls}
         if r == 0:
             return None, np.zeros(0), [], [], tested
         M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
@@ -318,6 +320,8 @@ def separate_margin(case: CaseCuts, A: np.ndarray, b: np.ndarray,
             result.x, result.row_duals, n_cols, settings, hull_deadline, added,
             all_groups=not settings.lazy_hulls and rounds == 0)
         stats["groups_tested"] += tested
+        stats.setdefault("candidates", []).append(case.last["candidates"])
+        stats.setdefault("new_hulls", []).append(case.last["new_hulls"])
         if M is None:
             break
         backend.add_rows(M, np.full(len(upper), -np.inf), upper, names)

@@ -24,6 +24,14 @@ class KReluOptions:
     lp_tighten: bool = False        # use k-ReLU rows in layer-by-layer LP tightening too
     triangle_first: bool = True     # solve the triangle LP first; build hulls only if needed
     area_cutoff: float | None = None
+    cuts: str = "separate"          # "separate": violated hull facets in rounds; "all": every facet
+    cut_rounds: int = 30
+    cuts_per_group: int = 3
+    cut_tol: float = 1e-6
+    cut_min_progress: float = 1e-4
+    reuse_cuts: bool = True         # cuts found for one label seed the next labels' LPs
+    lazy_hulls: bool = True         # build hulls only for groups the LP point can violate
+    hulls_per_round: int | None = 200
 
 
 @dataclass(frozen=True)
