@@ -43,6 +43,7 @@ from verifier.bounds import Bounds
 from verifier.network import Network
 from verifier.spec import Property, linf_robustness
 from verifier.verify.options import KReluOptions, VerifyOptions
+from verifier.verify.result import json_safe
 from verifier.verify.pipeline import BOUND_METHODS, CaseContext, _load_plugins, _Timeout
 
 DEFAULT_METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp")
@@ -172,7 +173,7 @@ class GapTable:
 
     # ---- renderers
     def to_dict(self) -> dict:
-        return _clean({"name": self.name, "methods": self.methods, "seconds": self.seconds,
+        return json_safe({"name": self.name, "methods": self.methods, "seconds": self.seconds,
                        "notes": self.notes, "objectives": self.objective_rows(),
                        "layers": self.layer_rows()})
 
@@ -454,7 +455,7 @@ class GapSummary:
     __str__ = to_text
 
     def to_dict(self) -> dict:
-        return _clean({"eps": self.eps, "methods": self.methods, "images": self.images,
+        return json_safe({"eps": self.eps, "methods": self.methods, "images": self.images,
                        "skipped": self.skipped, "aggregate": self.aggregate,
                        "notes": self.notes, "tables": [t.to_dict() for t in self.tables]})
 
@@ -627,16 +628,6 @@ def _align(head: list[str], body: list[list[str]]) -> str:
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body])
 
 
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.generic):
-        return _clean(v.item())
-    return v
 
 
 def _csv(rows: list[dict]) -> str:

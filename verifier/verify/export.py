@@ -38,14 +38,9 @@ def export_model(net: Network, prop: Property, path: str, method: str = "triangl
                  case: int = 0, disjunct: int = 0, lp_tighten: bool = True) -> dict:
     """Write the model to ``path`` (.lp or .mps) and return its summary counts."""
     from solvers.highs import HighsBackend
+    from verifier.encode.summary import export_summary
     model = build_disjunct_model(net, prop, method, case, disjunct, lp_tighten)
     backend = HighsBackend()
     backend.load(model)
     backend.write(path)
-    summary = model.summary()
-    kinds: dict[str, int] = {}
-    for name in model.row_names or []:
-        kind = name.split("[", 1)[0]
-        kinds[kind] = kinds.get(kind, 0) + 1
-    summary.update({f"rows:{k}": v for k, v in sorted(kinds.items())})
-    return summary
+    return export_summary(model)

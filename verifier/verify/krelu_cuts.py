@@ -52,6 +52,16 @@ from verifier.verify.tighten import triangle_blocks
 __all__ = ["SeparationSettings", "CaseCuts", "separate_margin"]
 
 
+def layer_groups(pre: Bounds, options) -> list[tuple[int, ...]]:
+    """The k-ReLU groups of one layer (``select_groups`` with the options' k, ns, s, area
+    cutoff), capped at ``options.max_groups_per_layer``."""
+    groups = select_groups(pre.lower, pre.upper, options.k, options.ns, options.s,
+                           options.area_cutoff)
+    if options.max_groups_per_layer is not None:
+        groups = groups[: options.max_groups_per_layer]
+    return groups
+
+
 @dataclass(frozen=True)
 class SeparationSettings:
     """Knobs of the separation loop (read from ``KReluOptions`` by ``krelu_method``).
@@ -110,11 +120,7 @@ class CaseCuts:
                 up_rows.setdefault(node, {})[int(i)] = r
         for relu in net.relu_names():
             pre = net.inputs_of(relu)[0]
-            pb = bounds[pre]
-            groups = select_groups(pb.lower, pb.upper, options.k, options.ns, options.s,
-                                   options.area_cutoff)
-            if options.max_groups_per_layer is not None:
-                groups = groups[: options.max_groups_per_layer]
+            groups = layer_groups(bounds[pre], options)
             if groups:
                 rows = np.full(net.size(relu), -1, dtype=np.int64)
                 for i, r in up_rows.get(relu, {}).items():

@@ -54,7 +54,8 @@ from verifier.relaxations import triangle
 from verifier.relaxations.groups import select_groups
 from verifier.relaxations.krelu import (group_hulls, krelu_block, octahedral_bounds,
                                         upstream_lines)
-from verifier.verify.krelu_cuts import CaseCuts, SeparationSettings, separate_margin
+from verifier.verify.krelu_cuts import (CaseCuts, SeparationSettings, layer_groups,
+                                        separate_margin)
 from verifier.verify.pipeline import (CaseContext, margin_range, register_method,
                                       relaxation_lp_margin, triangle_margin)
 from verifier.verify.tighten import lp_tighten
@@ -76,10 +77,7 @@ def krelu_layer_block(net: Network, relu: str, bounds: dict[str, Bounds], option
     """
     pre = net.inputs_of(relu)[0]
     pb = bounds[pre]
-    groups = select_groups(pb.lower, pb.upper, options.k, options.ns, options.s,
-                           options.area_cutoff)
-    if options.max_groups_per_layer is not None:
-        groups = groups[: options.max_groups_per_layer]
+    groups = layer_groups(pb, options)
     stats = {"groups": len(groups), "built": 0, "rows": 0, "octa_time": 0.0,
              "hull_time": 0.0}
     if not groups:

@@ -12,6 +12,22 @@ from verifier.verify.replay import Witness
 VERDICTS = ("unsat", "sat", "unknown", "timeout", "error")
 
 
+def json_safe(value):
+    """``value`` with numpy scalars/arrays turned into Python numbers and lists, and
+    non-finite floats into ``"inf"`` / ``"-inf"`` / ``None`` (JSON has no infinities)."""
+    if isinstance(value, np.ndarray):
+        return [json_safe(float(x)) for x in value.reshape(-1)]
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: json_safe(x) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(x) for x in value]
+    return value
+
+
 @dataclass
 class DisjunctOutcome:
     """What is known about one (case, disjunct) objective.
@@ -76,19 +92,6 @@ class Result:
         return float(min(values)) if values else float("inf")
 
     def to_dict(self) -> dict:
-        def clean(v):
-            if isinstance(v, float) and not np.isfinite(v):
-                return None if np.isnan(v) else ("inf" if v > 0 else "-inf")
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            if isinstance(v, np.ndarray):
-                return [clean(float(x)) for x in v]
-            if isinstance(v, np.generic):
-                return clean(v.item())
-            return v
-
         out = {"verdict": self.verdict, "method": self.method, "property": self.property_name,
                "message": self.message, "timings": self.timings,
                "solver_versions": self.solver_versions, "options": self.options,
@@ -98,7 +101,7 @@ class Result:
             w = self.witness
             out["witness"] = {"x": w.x, "y": w.y, "case": w.case, "disjunct": w.disjunct,
                               "margin": w.margin, "checked_with": list(w.checked_with)}
-        return clean(out)
+        return json_safe(out)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
