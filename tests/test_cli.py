@@ -388,3 +388,13 @@ def test_help_exits_zero(command, capsys):
         main(argv)
     assert info.value.code == 0
     assert "usage" in capsys.readouterr().out
+
+
+def test_cli_needs_no_optional_extras_to_start():
+    """The README's first command installs no extras: building the parser and running the
+    demo must not import matplotlib, onnxruntime or dask."""
+    code = ("import sys, verifier.cli as c; c._parser(); "
+            "bad = [m for m in ('matplotlib', 'onnxruntime', 'distributed') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

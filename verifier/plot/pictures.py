@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from verifier.bounds import Bounds, DeepPolyOptions, deeppoly_bounds, interval_bounds  # noqa: E402
-from verifier.bounds import output_form_bounds, relu_lines  # noqa: E402
-from verifier.network import Network  # noqa: E402
+from verifier.bounds import Bounds, DeepPolyOptions, deeppoly_bounds, interval_bounds
+from verifier.bounds import output_form_bounds, relu_lines
+from verifier.errors import VerifierError
+from verifier.network import Network
 
 __all__ = ["plot_single_neuron", "plot_two_neuron_hull", "plot_output_reach",
            "plot_bound_widths", "plot_gap_bars", "support_polygon", "directions_2d"]
@@ -39,6 +36,18 @@ __all__ = ["plot_single_neuron", "plot_two_neuron_hull", "plot_output_reach",
 COLORS = {"interval": "#9e9e9e", "deeppoly": "#1f77b4", "triangle": "#ff7f0e",
           "krelu": "#2ca02c", "milp": "#d62728", "lp": "#ff7f0e", "exact": "#d62728",
           "hull": "#2ca02c", "box": "#9e9e9e", "octahedron": "#9467bd"}
+
+
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend, imported on first use (an optional extra, so
+    that the rest of the CLI works without it)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise VerifierError("pictures need matplotlib: pip install 'verifier[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def _save(fig, path):
@@ -120,7 +129,7 @@ def plot_single_neuron(l: float = -1.0, u: float = 1.5, lower_slope: str = "min_
 
 def _fig_ax(ax, size):
     if ax is None:
-        fig, ax = plt.subplots(figsize=size)
+        fig, ax = _pyplot().subplots(figsize=size)
     else:
         fig = ax.figure
     return fig, ax
@@ -197,7 +206,7 @@ def plot_two_neuron_hull(net: Network, lower: np.ndarray, upper: np.ndarray, lay
     vals = net.forward(X, all_nodes=True)[pre][:, [i, j]]
     pts = np.hstack([vals, np.maximum(vals, 0)])          # (x1, x2, y1, y2)
 
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.3))
+    fig, axes = _pyplot().subplots(1, 4, figsize=(17, 4.3))
     ax = axes[0]
     ax.scatter(vals[:, 0], vals[:, 1], s=2, color="k", alpha=0.35, label="sampled inputs")
     box = np.array([[pb.lower[i], pb.lower[j]], [pb.upper[i], pb.lower[j]],
@@ -339,7 +348,7 @@ def plot_bound_widths(net: Network, lower, upper, lp_tighten: bool = True, path=
     rows = layer_widths(net, by)
     layers = list(dict.fromkeys(r.layer for r in rows))
     methods = list(by)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = _pyplot().subplots(1, 2, figsize=(11, 4))
     x = np.arange(len(layers))
     w = 0.8 / len(methods)
     for k, m in enumerate(methods):
@@ -381,7 +390,7 @@ def plot_gap_bars(table, path=None, log: bool = True):
         low = {m: [o.gap(m)[0] for o in table.objectives] for m in methods}
         high = {m: [o.gap(m)[1] for o in table.objectives] for m in methods}
         title = f"gap to the exact optimum: {table.name}"
-    fig, ax = plt.subplots(figsize=(min(12.0, 3.0 + 1.0 * len(groups)), 4.2))
+    fig, ax = _pyplot().subplots(figsize=(min(12.0, 3.0 + 1.0 * len(groups)), 4.2))
     x = np.arange(len(groups))
     w = 0.8 / max(len(methods), 1)
     floor = 1e-6
