@@ -362,7 +362,10 @@ def _cdd_hull(P: np.ndarray, rational: bool = False) -> tuple[np.ndarray, np.nda
     With ``rational`` and ``cdd.gmp`` importable, cdd first runs in exact rationals on the
     (exactly representable) float coordinates.
     """
-    import cdd  # optional dependency ("hull" extra)
+    try:
+        import cdd  # optional dependency ("hull" extra)
+    except ImportError:
+        return None
 
     attempts = []
     if rational:
