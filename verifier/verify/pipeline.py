@@ -187,6 +187,12 @@ def _few_free_inputs(prop: Property) -> bool:
     return all(int(np.sum(c.upper > c.lower)) <= LOW_DIMENSION for c in prop.cases)
 
 
+def registered_methods() -> list[str]:
+    """Every method name ``verify`` accepts (optional plug-ins loaded), ``auto`` included."""
+    _load_plugins()
+    return sorted(BOUND_METHODS) + ["auto"]
+
+
 def _load_plugins() -> None:
     """Import optional method modules (they call :func:`register_method`)."""
     import importlib
