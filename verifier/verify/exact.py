@@ -51,6 +51,20 @@ def mip_start(net: Network, encoded, x: np.ndarray, A: np.ndarray, b: np.ndarray
     return start
 
 
+def _sound_dual_bound(result) -> float:
+    """The MILP dual bound made safe: minus ``MILP_MARGIN * (1 + |d|)``.
+
+    Our margin models are always feasible (every input of the box gives a feasible
+    assignment: sound column bounds, exact big-M, ``t`` range containing every margin), so
+    an "infeasible" answer can only come from numerical trouble: it yields no bound
+    (``-inf``), never a proof.
+    """
+    if result.status == Status.INFEASIBLE or result.dual_bound is None:
+        return -np.inf
+    dual = float(result.dual_bound)
+    return dual - MILP_MARGIN * (1.0 + abs(dual)) if np.isfinite(dual) else -np.inf
+
+
 def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     """Exact ``min margin`` by big-M MILP; returns (sound lower bound, candidate input)."""
     net = ctx.net
@@ -91,9 +105,7 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     ctx.timings["highs"] = ctx.timings.get("highs", 0.0) + backend.total_time
     ctx.stats.setdefault("milp", []).append({**model.summary(), "status": result.status.value,
                                              "nodes": result.iterations})
-    dual = result.dual_bound if result.dual_bound is not None else -np.inf
-    bound = dual - MILP_MARGIN * (1.0 + abs(dual)) if np.isfinite(dual) else dual
-    bound = max(bound, t_lo)
+    bound = max(_sound_dual_bound(result), t_lo)
     incumbent = result.objective if result.objective is not None else np.inf
     exact = {"bracket": (float(bound), float(incumbent))}
     if result.status == Status.OPTIMAL:
@@ -147,8 +159,7 @@ def _piece_milp(net: Network, piece: Case, A: np.ndarray, b: np.ndarray, ctx: Ca
     backend.load(model)
     result = backend.solve(SolveLimits(time_limit=max(min(ctx.remaining(), 10.0), 0.01)))
     ctx.timings["highs"] = ctx.timings.get("highs", 0.0) + backend.total_time
-    dual = result.dual_bound if result.dual_bound is not None else -np.inf
-    bound = dual - MILP_MARGIN * (1.0 + abs(dual)) if np.isfinite(dual) else dual
+    bound = _sound_dual_bound(result)
     x = None if result.x is None else result.x[encoded.columns[net.input_name]]
     return max(bound, t_lo), x
 
