@@ -398,3 +398,12 @@ def test_cli_needs_no_optional_extras_to_start():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_method_choices_match_the_registered_methods():
+    from verifier.batch import METHODS
+    from verifier.cli import _parser
+    from verifier.verify.pipeline import registered_methods
+    verify_parser = _parser()._subparsers._group_actions[0].choices["verify"]
+    choices = next(a.choices for a in verify_parser._actions if a.dest == "method")
+    assert set(choices) == set(registered_methods()) == set(METHODS)
