@@ -122,9 +122,14 @@ def _cmd_verify(args) -> int:
     print(result.verdict)
     if not args.quiet:
         print(f"  {result.message}")
-        margin = result.certified_margin()
-        if np.isfinite(margin):
-            print(f"  certified margin (min over disjuncts): {margin:.6g}")
+        if result.witness is not None:
+            w = result.witness
+            print(f"  witness: case {w.case}, disjunct {w.disjunct}, margin {w.margin:.6g} "
+                  f"(replayed in {' and '.join(w.checked_with)})")
+        else:
+            margin = result.certified_margin()
+            if np.isfinite(margin):
+                print(f"  certified margin (min over disjuncts): {margin:.6g}")
         print(f"  time: {result.timings.get('total', 0):.2f}s")
     if args.json:
         with open(args.json, "w") as fh:
