@@ -268,7 +268,8 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
                                        message=f"counterexample from the {name} solution, "
                                                "replayed")
         if all(o.status == "proved" for o in result.disjuncts):
-            return _finish(result, "unsat", start, message="every disjunct proved infeasible")
+            return _finish(result, "unsat", start,
+                           message="every unsafe disjunct proved unreachable")
         open_count = sum(o.status == "open" for o in result.disjuncts)
         return _finish(result, "unknown", start,
                        message=f"{open_count} disjunct(s) neither proved nor falsified by "
