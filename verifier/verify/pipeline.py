@@ -212,7 +212,8 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
     Args:
         net: the network (see :func:`verifier.network.load_network`).
         prop: the property (see :func:`verifier.spec.load_vnnlib`).
-        method: ``interval``, ``deeppoly``, ``triangle``, ``krelu``, ``milp`` or ``auto``.
+        method: ``interval``, ``deeppoly``, ``triangle``, ``krelu``, ``milp``, ``split``,
+            ``exact`` or ``auto`` (see the README's table).
         timeout: wall-clock seconds.
         options: full options (``method`` and ``timeout`` given here override them).
         onnx_path: the ONNX file, to replay witnesses in onnxruntime as well (default: the
