@@ -8,7 +8,7 @@ pickled, so parallel workers each build their own from a :class:`LinearModel`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -186,7 +186,6 @@ class HighsBackend:
         self.highs.changeColsBounds(cols.size, cols, lower, upper)
         cl, cu = self.model.col_lower.copy(), self.model.col_upper.copy()
         cl[cols], cu[cols] = lower, upper
-        from dataclasses import replace
         self.model = replace(self.model, col_lower=cl, col_upper=cu)
 
     def add_rows(self, A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray,
@@ -202,7 +201,6 @@ class HighsBackend:
         if names is not None:
             for k, nm in enumerate(names):
                 self.highs.passRowName(first + k, nm)
-        from dataclasses import replace
         m = self.model
         row_names = (None if m.row_names is None else
                      list(m.row_names) + (names or [f"cut{first + k}" for k in range(A.shape[0])]))
