@@ -129,3 +129,21 @@ def test_batched_deeppoly_is_sound_on_sub_boxes(params):
         out = interval_bounds(net, sub_lo[k], sub_hi[k])[net.output_name]
         interval_lb = np.maximum(C, 0) @ out.lower + np.minimum(C, 0) @ out.upper
         assert np.all(bounds[k] >= interval_lb - 1e-6 * (1 + np.abs(interval_lb)))
+
+
+def test_parallel_lp_tightening_equals_serial():
+    """Neurons split over 2 worker processes (each with its own HiGHS) give the same bounds."""
+    from concurrent.futures import ProcessPoolExecutor
+    from verifier.verify.tighten import TightenOptions
+    rng = np.random.default_rng(3)
+    net = random_network(rng, 4, [12, 12], 3)
+    lo, hi = random_box(rng, 4)
+    db = deeppoly_bounds(net, lo, hi)
+    serial, _ = lp_tighten(net, db, TightenOptions(early_stop=False))
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parallel, stats = lp_tighten(net, db, TightenOptions(early_stop=False, workers=2),
+                                     executor=pool)
+    assert stats["lps"] > 0
+    for name in net.order:
+        np.testing.assert_allclose(parallel[name].lower, serial[name].lower, atol=1e-9)
+        np.testing.assert_allclose(parallel[name].upper, serial[name].upper, atol=1e-9)
