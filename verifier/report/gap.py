@@ -42,7 +42,7 @@ import numpy as np
 from verifier.bounds import Bounds
 from verifier.network import Network
 from verifier.spec import Property, linf_robustness
-from verifier.verify.options import KReluOptions, VerifyOptions
+from verifier.verify.options import VerifyOptions
 from verifier.verify.result import json_safe
 from verifier.verify.pipeline import BOUND_METHODS, CaseContext, _load_plugins, _Timeout
 
@@ -51,25 +51,10 @@ RELAXATIONS = ("interval", "deeppoly", "triangle", "krelu")
 _NEEDS_TIGHTENED = {"triangle", "krelu", "milp", "exact"}
 
 
-@dataclass(frozen=True)
-class _FullKReluOptions(KReluOptions):
-    """k-ReLU options that also solve the k-ReLU LP when the triangle LP already proves the
-    objective (``krelu_method`` reads ``triangle_first`` with ``getattr``; for a gap
-    measurement the k-ReLU bound itself is wanted)."""
-
-    triangle_first: bool = False
-
-
 def gap_options(options: VerifyOptions | None) -> VerifyOptions:
     """``options`` with ``full_solve`` on and k-ReLU's triangle-first shortcut off."""
     opts = options or VerifyOptions()
-    krelu = opts.krelu
-    if "triangle_first" in type(krelu).__dataclass_fields__:
-        krelu = replace(krelu, triangle_first=False)
-    else:  # older KReluOptions without the field (read there with getattr)
-        fields = {k: getattr(krelu, k) for k in type(krelu).__dataclass_fields__}
-        krelu = _FullKReluOptions(**fields)
-    return replace(opts, full_solve=True, krelu=krelu)
+    return replace(opts, full_solve=True, krelu=replace(opts.krelu, triangle_first=False))
 
 
 # --------------------------------------------------------------------------- records
