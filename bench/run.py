@@ -5,13 +5,17 @@ Usage::
 
     python bench/run.py --suite lp-core [--limit N] [--timeout S] [--methods a,b,...]
                         [--out bench/results] [--shared ../shared/benchmarks]
+    python bench/run.py --suite exact --from-batch r1.csv [r2.csv ...]
 
 Suites (see bench/README.md):
 
 * ``lp-core``    mnistfc 256x2 (VNN-COMP, ground truth) and ERAN 6x100 eps=0.026 (first 20
                  images) with interval, deeppoly, triangle;
-* ``exact``      acasxu + mnistfc with an exact method (default ``milp``) under the
-                 competition time limits, compared with the fastest competition time;
+* ``exact``      acasxu + mnistfc with a complete method (default ``auto``: falsify, the
+                 relaxations, then input splitting or MILP) under the competition time
+                 limits, compared with the fastest competition time. Long (hours on 2
+                 cores): run it with ``verifier batch`` (parallel, resumable) and tabulate
+                 the result CSVs with ``--from-batch``;
 * ``eran-prima`` the three kPoly/PRIMA nets, first N images (default 100), with deeppoly,
                  triangle and krelu (when registered).
 
@@ -46,7 +50,7 @@ DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "benchmarks"
 
 SUITE_METHODS = {
     "lp-core": ["interval", "deeppoly", "triangle"],
-    "exact": ["milp"],
+    "exact": ["auto"],
     "eran-prima": ["deeppoly", "triangle", "krelu"],
 }
 # (network file in eran_prima/onnx, eps) of the kPoly / PRIMA experiments
@@ -259,12 +263,54 @@ def run_suite(instances: list[Instance], methods: list[str], networks: Networks)
     return runs
 
 
+def _batch_group(onnx_path: Path) -> str:
+    """``acasxu`` or ``<benchmark> <network suffix>`` for a batch row's network path."""
+    if onnx_path.name.upper().startswith("ACASXU"):
+        return "acasxu"
+    parts = onnx_path.parts
+    bench = parts[parts.index("onnx") - 1] if "onnx" in parts[1:] else ""
+    if not bench and onnx_path.name.startswith("mnist-net"):
+        bench = "mnistfc"
+    suffix = onnx_path.stem.split("_")[-1]
+    return f"{bench} {suffix}".strip()
+
+
+def runs_from_batch(paths: list[str]) -> list[Run]:
+    """Runs read from ``verifier batch --out`` CSVs; a later file's row replaces an earlier
+    one for the same (onnx, vnnlib) (e.g. a re-run at the full competition limit).
+
+    The group is ``<benchmark folder> <network suffix>`` (``acasxu``, ``mnistfc 256x2``).
+    """
+    by_key: dict[tuple[str, str], dict] = {}
+    for path in paths:
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                by_key[(row["onnx"], row["vnnlib"])] = row
+    runs = []
+    for (onnx, vnnlib), row in by_key.items():
+        onnx_path = Path(onnx)
+        group = _batch_group(onnx_path)
+        truth = row.get("expected", "")
+        inst = Instance(group, f"{onnx_path.stem} {Path(vnnlib).stem}", onnx_path,
+                        make_property=lambda net: None,
+                        truth=truth if truth in ("sat", "unsat") else "",
+                        timeout=float(row.get("timeout") or 0.0),
+                        best_time=float(row["best_time_s"]) if row.get("best_time_s")
+                        else None)
+        seconds = row.get("time_s") or row.get("wall_s") or "0"
+        runs.append(Run(inst, row.get("method", "auto"), row["verdict"], float(seconds),
+                        message=row.get("message", "")))
+    runs.sort(key=lambda r: (r.instance.group, r.instance.name))
+    return runs
+
+
 # ====================================================================== table
 def summarise(runs: list[Run], suite: str) -> tuple[list[str], list[list[str]]]:
     header = ["group", "method", "instances", *VERDICT_COLUMNS, "wrong", "total s",
               "median s", "highs %"]
     if suite == "exact":
-        header += ["best median s", "solved", "faster than best"]
+        header += ["best median s", "solved", "known verdict", "solved of known",
+                   "our total s (solved)", "best total s (solved)", "faster than best"]
     if suite in ("eran-prima", "lp-core"):
         header += ["certified", "s/instance"]
     keys: list[tuple[str, str]] = []
@@ -288,7 +334,13 @@ def summarise(runs: list[Run], suite: str) -> tuple[list[str], list[list[str]]]:
             solved = [r for r in sel if r.verdict in ("sat", "unsat") and not r.wrong]
             faster = sum(r.instance.best_time is not None and r.seconds <= r.instance.best_time
                          for r in solved)
+            known = [r for r in sel if r.instance.truth in ("sat", "unsat")]
+            solved_known = [r for r in solved if r.instance.truth in ("sat", "unsat")]
+            best_solved = sum(r.instance.best_time for r in solved
+                              if r.instance.best_time is not None)
             row += [f"{statistics.median(best):.2f}" if best else "-", str(len(solved)),
+                    str(len(known)), str(len(solved_known)),
+                    f"{sum(r.seconds for r in solved):.1f}", f"{best_solved:.1f}",
                     str(faster)]
         if suite in ("eran-prima", "lp-core"):
             row += [str(counts["unsat"]), f"{total / len(sel):.2f}" if sel else "-"]
@@ -367,11 +419,23 @@ def parse_args(argv=None):
                    help="folder for <suite>.md/.csv (default bench/results)")
     p.add_argument("--shared", default=str(DEFAULT_SHARED),
                    help=f"benchmark folder (default {DEFAULT_SHARED})")
+    p.add_argument("--from-batch", nargs="+", metavar="CSV", default=None,
+                   help="tabulate `verifier batch --out` CSVs instead of running (later "
+                        "files override earlier rows of the same instance)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.from_batch:
+        runs = runs_from_batch(args.from_batch)
+        header, rows = summarise(runs, args.suite)
+        text = format_table(header, rows) + "\n\n" + (
+            f"suite {args.suite} from {len(args.from_batch)} batch file(s), "
+            f"{len(runs)} instances")
+        print(text)
+        write_outputs(Path(args.out), args.suite, header, rows, runs, text)
+        return 1 if any(r.wrong for r in runs) else 0
     shared = Path(args.shared)
     if not shared.is_dir():
         print(f"error: benchmark folder {shared} not found (use --shared)", file=sys.stderr)

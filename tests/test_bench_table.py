@@ -1,0 +1,67 @@
+"""`bench/run.py --from-batch`: the exact-mode table from `verifier batch` result files."""
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["onnx", "vnnlib", "verdict", "expected", "time_s", "wall_s", "best_time_s",
+           "timeout", "certified_margin", "method", "message"]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module      # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for onnx, vnnlib, verdict, expected, seconds, best in rows:
+            writer.writerow({"onnx": onnx, "vnnlib": vnnlib, "verdict": verdict,
+                             "expected": expected, "time_s": seconds, "wall_s": seconds,
+                             "best_time_s": best, "timeout": 120, "method": "auto"})
+
+
+def _table(bench, out, *files):
+    code = bench.main(["--suite", "exact", "--from-batch", *map(str, files),
+                       "--out", str(out)])
+    with open(out / "exact.csv", newline="") as fh:
+        rows = {r["group"]: r for r in csv.DictReader(fh)}
+    return code, rows
+
+
+def test_later_file_overrides_and_counts(bench, tmp_path):
+    net4 = "/b/mnistfc/onnx/mnist-net_256x4.onnx"
+    _write(tmp_path / "capped.csv", [
+        ("onnx/ACASXU_run2a_1_1_batch_2000.onnx", "vnnlib/prop_1.vnnlib", "unsat", "unsat",
+         1.0, 0.2),
+        (net4, "/b/mnistfc/vnnlib/p0.vnnlib", "timeout", "unsat", 120, 2.0),
+        (net4, "/b/mnistfc/vnnlib/p1.vnnlib", "timeout", "unknown", 120, ""),
+        (net4, "/b/mnistfc/vnnlib/p2.vnnlib", "sat", "sat", 3.0, 0.1)])
+    _write(tmp_path / "rerun.csv", [(net4, "/b/mnistfc/vnnlib/p0.vnnlib", "unsat", "unsat",
+                                     200.0, 2.0)])
+    code, rows = _table(bench, tmp_path, tmp_path / "capped.csv", tmp_path / "rerun.csv")
+    assert code == 0
+    assert set(rows) == {"acasxu", "mnistfc 256x4"}
+    m = rows["mnistfc 256x4"]
+    assert (m["instances"], m["unsat"], m["sat"], m["timeout"], m["wrong"]) == \
+        ("3", "1", "1", "1", "0")
+    assert (m["solved"], m["known verdict"], m["solved of known"]) == ("2", "2", "2")
+    assert float(m["our total s (solved)"]) == pytest.approx(203.0)
+    assert float(m["best total s (solved)"]) == pytest.approx(2.1)
+
+
+def test_wrong_verdict_gives_exit_code_1(bench, tmp_path):
+    _write(tmp_path / "r.csv", [("onnx/ACASXU_run2a_1_1_batch_2000.onnx",
+                                 "vnnlib/prop_1.vnnlib", "sat", "unsat", 1.0, 0.2)])
+    code, rows = _table(bench, tmp_path, tmp_path / "r.csv")
+    assert code == 1 and rows["acasxu"]["wrong"] == "1"
