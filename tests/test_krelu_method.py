@@ -264,3 +264,48 @@ def test_separation_between_triangle_and_all_facets(seed, lazy):
         (stats,) = ctx.stats["krelu_cuts"]
         assert stats["final_rows"] == ctx._cache["krelu_cuts"].encoded.model.n_rows + 1 \
             + stats["rows_added"]
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_separated_lp_tighten_inside_triangle_tightening(seed):
+    """k-ReLU cuts in LP tightening: sound (samples inside) and never looser than the
+    triangle-only LP tightening from the same DeepPoly bounds."""
+    from verifier.verify.krelu_cuts import separated_lp_tighten
+    from verifier.verify.tighten import TightenOptions, lp_tighten
+    rng, net, lo, hi = _instance(seed, widths=(10, 10, 10), n_in=4)
+    ctx = _ctx(net, lo, hi, np.ones((1, 3)), np.zeros(1))
+    opts = TightenOptions(early_stop=False)
+    tri, _ = lp_tighten(net, ctx.deeppoly(), opts)
+    sep, stats = separated_lp_tighten(net, ctx.deeppoly(), ctx.options.krelu, opts,
+                                      krelu_method.separation_settings(ctx.options.krelu),
+                                      None, ctx.options.deeppoly)
+    values = net.forward(sample_box(rng, lo, hi, 400), all_nodes=True)
+    for name, v in values.items():
+        assert sep[name].contains(v, tol=1e-9), name
+        scale = 1e-6 * (1 + np.abs(tri[name].lower) + np.abs(tri[name].upper))
+        assert np.all(sep[name].lower >= tri[name].lower - scale), name
+        assert np.all(sep[name].upper <= tri[name].upper + scale), name
+    assert stats["lps"] > 0
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_milp_with_krelu_cuts_keeps_the_optimum(seed):
+    """Hull facets are valid inequalities: adding them to the big-M MILP (``milp_cuts``)
+    leaves its optimum unchanged, and the MILP still bounds the k-ReLU LP from above."""
+    from verifier.verify.exact import milp_margin
+    rng, net, lo, hi = _instance(seed, widths=(8, 8))
+    A = rng.normal(size=(1, 3))
+    b = np.zeros(1)
+    optima = {}
+    for cuts in (False, True):
+        ctx = _ctx(net, lo, hi, A, b, full_solve=True, milp_cuts=cuts)
+        bound, _ = milp_margin(ctx, A, b)
+        exact = ctx.stats["_last_exact"]
+        assert exact.get("optimum") is not None
+        optima[cuts] = exact["optimum"]
+        if cuts:
+            assert ctx.stats.get("milp_cuts"), "no cut was added"
+            kr = max(ctx.stats["krelu_cuts"][0]["bounds"])
+            assert kr <= exact["optimum"] + 1e-6 * (1 + abs(kr))
+        assert bound <= exact["optimum"] + 1e-9
+    assert optima[True] == pytest.approx(optima[False], rel=1e-6, abs=1e-6)

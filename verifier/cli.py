@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--k", type=int, default=3, help="k-ReLU group size (krelu)")
     v.add_argument("--ns", type=int, default=100, help="k-ReLU chunk size (krelu)")
     v.add_argument("--s", type=int, default=1, help="k-ReLU max overlap (krelu)")
+    v.add_argument("--krelu-tighten", action="store_true",
+                   help="krelu: LP-tighten intermediate bounds with k-ReLU cuts of the "
+                        "upstream layers (separated), not only with triangles")
+    v.add_argument("--milp-cuts", action="store_true",
+                   help="milp: first separate the disjunct's k-ReLU cuts by LP and add them "
+                        "to the MILP")
     v.add_argument("--quiet", action="store_true", help="print only the verdict")
 
     e = sub.add_parser("export", help="write the LP/MILP of a property as .lp or .mps")
@@ -114,7 +120,9 @@ def _cmd_verify(args) -> int:
     from verifier.verify import KReluOptions, VerifyOptions, verify
     net, prop = _load(args)
     options = VerifyOptions(lp_tighten=not args.no_tighten, workers=args.workers,
-                            krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s))
+                            krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s,
+                                               lp_tighten=args.krelu_tighten,
+                                               milp_cuts=args.milp_cuts))
     progress = None if args.quiet else (lambda m: print(f"  .. {m}", file=sys.stderr))
     result = verify(net, prop, method=args.method, timeout=args.timeout, options=options,
                     onnx_path=args.network if args.network.endswith(".onnx") else None,

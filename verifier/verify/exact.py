@@ -97,6 +97,11 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
 
     backend = HighsBackend(HighsOptions(threads=1, mip_rel_gap=1e-6))
     backend.load(model)
+    if ctx.options.krelu.milp_cuts:
+        proved = _add_krelu_cuts(ctx, A, b, backend, model.n_cols)
+        if proved is not None:
+            ctx.stats["_last_exact"] = {"optimum": None, "bracket": (proved, np.inf)}
+            return proved, None
     limits = SolveLimits(time_limit=max(ctx.remaining(), 0.01),
                          stop_dual_above=None if ctx.options.full_solve else 0.0,
                          mip_start=mip_start(net, encoded, x0, A, b, model.n_cols),
@@ -118,6 +123,28 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     if result.status == Status.TIME_LIMIT:
         ctx.check_time()
     return bound, candidate
+
+
+def _add_krelu_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, backend: HighsBackend,
+                    n_cols: int) -> float | None:
+    """Append the disjunct's separated k-ReLU cuts to its loaded MILP (``milp_cuts``).
+
+    Runs the k-ReLU separation LP of the disjunct (:mod:`verifier.verify.krelu_cuts`) and
+    appends the case's cut pool: every cut is a hull facet valid for all inputs of the box,
+    written over the network's node columns, which are the same first columns in the
+    triangle encoding and in the big-M encoding. Returns the LP's certified bound when it
+    already proves the disjunct (> 0), else None.
+    """
+    from verifier.verify.krelu_method import _separation_case, krelu_separation_margin
+    bound, _ = krelu_separation_margin(ctx, A, b)
+    if bound > 0 and not ctx.options.full_solve:
+        return float(bound)
+    pooled = _separation_case(ctx).pool(n_cols)
+    if pooled is not None:
+        M, upper, names = pooled
+        backend.add_rows(M, np.full(len(upper), -np.inf), upper, names)
+        ctx.stats.setdefault("milp_cuts", []).append(len(upper))
+    return None
 
 
 def convex_combinations(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

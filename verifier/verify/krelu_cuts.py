@@ -338,3 +338,108 @@ def separate_margin(case: CaseCuts, A: np.ndarray, b: np.ndarray,
     stats["rounds"] = rounds
     stats["final_rows"] = backend.model.n_rows
     return best, x_in, stats, backend.total_time
+
+
+def separated_lp_tighten(net: Network, bounds: dict[str, Bounds], options, tighten,
+                         settings: SeparationSettings, deadline: float | None,
+                         dp_options, hull_method: str = "fast",
+                         lower_slope: str = "min_area", rounds_per_lp: int = 2,
+                         hull_share: float = 0.5):
+    """LP tightening ("LP-ALL") with k-ReLU cuts of the upstream layers, found by separation.
+
+    Layer by layer, every unstable neuron ``i`` of the pre-activation node gets ``min z_i``
+    and ``min -z_i`` over the triangle relaxation of the upstream layers **plus** the k-ReLU
+    hull facets that the LP optimum violates: after each solve, up to ``rounds_per_lp``
+    times, the violated facets (:meth:`CaseCuts.separate`, upstream layers only) are
+    appended to the same HiGHS object and the LP is re-solved. Cuts stay in the model for
+    the next neurons and are carried over to the next layers' LPs, so later solves need
+    fewer rounds. The neurons of a layer are solved in this process (the cut pool is
+    shared); ``tighten.early_stop`` stops a solve once the neuron is proved stable.
+
+    Soundness: a cut is a facet of the hull of ``{(x_G, relu(x_G)) : C x_G <= d}`` with ``d``
+    the octahedral bounds of a finished layer computed from sound bounds, so it holds for
+    every input of the box; the bounds of the layers it touches never change afterwards.
+    Every bound is :func:`certified_minimum` of the model that holds all rows added so far.
+
+    Returns:
+        (new bounds, stats: ``lps``, ``highs_time``, ``stabilised``, ``cuts``, ``rounds``,
+        ``hull_time``, ``built``).
+    """
+    from verifier.bounds import deeppoly_bounds
+    bounds = dict(bounds)
+    stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0, "cuts": 0, "rounds": 0,
+             "hull_time": 0.0, "built": 0}
+    box = bounds[net.input_name]
+    relus = net.relu_names()
+    pool_M, pool_upper, pool_names = None, np.zeros(0), []
+    hull_deadline = (None if deadline is None
+                     else time.monotonic() + hull_share * max(deadline - time.monotonic(), 0))
+    for index, relu in enumerate(relus):
+        if tighten.max_layers is not None and index >= tighten.max_layers:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        pre = net.inputs_of(relu)[0]
+        unstable = bounds[pre].unstable()
+        if unstable.size == 0:
+            continue
+        case = CaseCuts(net, bounds, options, hull_method, lower_slope)
+        case.layers = [L for L in case.layers if relus.index(L.relu) < index]
+        encoded = encode_network(net, bounds, triangle_blocks(net, bounds), upto=pre)
+        model = encoded.model
+        n_base_rows = model.n_rows
+        backend = HighsBackend(HighsOptions(threads=1, presolve=not tighten.early_stop))
+        backend.load(model)
+        if pool_M is not None:
+            M = sp.csr_matrix((pool_M.data, pool_M.indices, pool_M.indptr),
+                              shape=(pool_M.shape[0], model.n_cols))
+            backend.add_rows(M, np.full(len(pool_upper), -np.inf), pool_upper, pool_names)
+        added: set = set()
+        cols = encoded.columns[pre][unstable]
+        lower = np.full(cols.size, -np.inf)
+        upper = np.full(cols.size, np.inf)
+        for k, col in enumerate(cols):
+            for sign in (1.0, -1.0):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                c = np.zeros(model.n_cols)
+                c[col] = sign
+                backend.set_objective(c)
+                best = -np.inf
+                for rnd in range(rounds_per_lp + 1):
+                    limits = SolveLimits(time_limit=tighten.lp_time_limit,
+                                         objective_bound=0.0 if tighten.early_stop else None)
+                    bound, result = certified_minimum(backend, limits)
+                    stats["lps"] += 1
+                    best = max(best, bound)
+                    if best > 0 or result.x is None or rnd == rounds_per_lp or not case.layers:
+                        break
+                    M, ub, names, keys, _ = case.separate(
+                        result.x, result.row_duals, model.n_cols, settings, hull_deadline,
+                        added)
+                    if M is None:
+                        break
+                    backend.add_rows(M, np.full(len(ub), -np.inf), ub, names)
+                    stats["cuts"] += len(ub)
+                    stats["rounds"] += 1
+                if sign > 0:
+                    lower[k] = best
+                else:
+                    upper[k] = -best
+        stats["highs_time"] += backend.total_time
+        stats["hull_time"] += case.stats["hull_time"] + case.stats["octa_time"]
+        stats["built"] += case.stats["built"]
+        # carry every cut row (valid on the whole box) to the next layers' models
+        full = backend.model
+        if full.n_rows > n_base_rows:
+            pool_M = full.A[n_base_rows:].tocsr()
+            pool_upper = np.asarray(full.row_upper[n_base_rows:], dtype=np.float64)
+            pool_names = list(full.row_names[n_base_rows:])
+        old = bounds[pre]
+        new_lo, new_hi = old.lower.copy(), old.upper.copy()
+        new_lo[unstable] = np.maximum(new_lo[unstable], lower)
+        new_hi[unstable] = np.minimum(new_hi[unstable], upper)
+        stats["stabilised"] += int(np.sum((new_lo[unstable] >= 0) | (new_hi[unstable] <= 0)))
+        bounds[pre] = Bounds(new_lo, new_hi, "lp")
+        bounds = deeppoly_bounds(net, box.lower, box.upper, dp_options, start=bounds)
+    return bounds, stats

@@ -20,7 +20,8 @@ Per case (cached in ``ctx._cache`` so every disjunct of the case reuses it):
 1. bounds: ``ctx.tightened()`` (DeepPoly, LP-tightened with the triangle when
    ``VerifyOptions.lp_tighten``); or, when ``KReluOptions.lp_tighten`` is set, DeepPoly
    bounds LP-tightened layer by layer with triangle + k-ReLU rows of the upstream layers
-   (all facets there, in both modes);
+   (separated cuts with ``cuts="separate"``:
+   :func:`~verifier.verify.krelu_cuts.separated_lp_tighten`; every facet with ``"all"``);
 2. per ReLU layer: groups from :func:`select_groups` (at most ``max_groups_per_layer``),
    octahedral bounds of all groups by one back-substitution, hull rows per group;
 3. the margin LP with ``[triangle, krelu]`` blocks per layer
@@ -55,7 +56,7 @@ from verifier.relaxations.groups import select_groups
 from verifier.relaxations.krelu import (group_hulls, krelu_block, octahedral_bounds,
                                         upstream_lines)
 from verifier.verify.krelu_cuts import (CaseCuts, SeparationSettings, layer_groups,
-                                        separate_margin)
+                                        separate_margin, separated_lp_tighten)
 from verifier.verify.pipeline import (CaseContext, margin_range, register_method,
                                       relaxation_lp_margin, triangle_margin)
 from verifier.verify.tighten import lp_tighten
@@ -187,7 +188,19 @@ def _case_bounds(ctx: CaseContext):
     share = float(opts.hull_time_share)
     slope = ctx.options.deeppoly.lower_slope
     builder = None
-    if opts.lp_tighten:
+    if opts.lp_tighten and cut_mode(opts) == "separate":
+        # LP tightening with triangle + separated k-ReLU cuts of upstream layers (replaces
+        # the triangle-only tightening of ctx.tightened()); half the remaining time at most
+        tighten_deadline = time.monotonic() + 0.5 * max(ctx.remaining(), 0.0)
+        bounds, tstats = ctx.timed("lp_tighten", lambda: separated_lp_tighten(
+            ctx.net, ctx.deeppoly(), opts, ctx.options.tighten, separation_settings(opts),
+            tighten_deadline, ctx.options.deeppoly, opts.method, slope,
+            hull_share=share))
+        ctx.stats["krelu_lp_tighten"] = tstats
+        ctx.timings["highs"] = ctx.timings.get("highs", 0.0) + tstats["highs_time"]
+        ctx.timings["krelu_hulls"] = (ctx.timings.get("krelu_hulls", 0.0)
+                                      + tstats["hull_time"])
+    elif opts.lp_tighten:
         # LP tightening with triangle + k-ReLU rows of upstream layers (replaces the
         # triangle-only tightening of ctx.tightened()); half the remaining time at most.
         tighten_deadline = time.monotonic() + 0.5 * max(ctx.remaining(), 0.0)

@@ -32,6 +32,7 @@ class KReluOptions:
     reuse_cuts: bool = True         # cuts found for one label seed the next labels' LPs
     lazy_hulls: bool = True         # build hulls only for groups the LP point can violate
     hulls_per_round: int | None = 200
+    milp_cuts: bool = False         # add the separated k-ReLU cuts of the disjunct to its MILP
 
 
 @dataclass(frozen=True)
