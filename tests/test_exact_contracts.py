@@ -91,3 +91,62 @@ def test_exact_methods_agree(p, threshold):
     verdicts = {m: verify(net, prop, method=m, timeout=20).verdict for m in ("milp", "split")}
     assert "sat" not in verdicts.values() or "unsat" not in verdicts.values(), verdicts
     assert verdicts["milp"] in ("sat", "unsat")
+
+
+@settings(max_examples=15, deadline=None)
+@given(params, st.floats(-1.0, 1.0))
+def test_relu_split_bab_agrees_with_milp(p, threshold):
+    """``bab`` (ReLU-split branch and bound) is complete and sound: same verdict as the
+    MILP, and its bound never exceeds the margin at sampled inputs."""
+    seed, n_in, widths = p
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_in + 2, widths + [5], 2)
+    lo, hi = random_box(rng, n_in + 2)
+    A, b = np.array([[1.0, -1.0]]), np.array([threshold])
+    prop = halfspace_property(lo, hi, [(A, b)], 2)
+    results = {m: verify(net, prop, method=m, timeout=30) for m in ("milp", "bab")}
+    assert results["bab"].verdict == results["milp"].verdict, results["bab"].message
+    samples = (net.forward(sample_box(rng, lo, hi, 2000)) @ A.T - b).max(axis=1)
+    bound = results["bab"].disjuncts[0].bounds.get("bab")
+    if bound is not None:
+        assert bound <= samples.min() + 1e-9
+
+
+def test_split_constraints_hold_on_their_subdomain():
+    """Every input of a sub-domain (ReLUs fixed by the signs at a sampled point) satisfies
+    the input-space rows ``G x <= h`` of its split constraints."""
+    from verifier.bounds import deeppoly_bounds
+    from verifier.bounds.batched import (_lines, dense_chain, magnitude_scales,
+                                         split_constraints)
+    rng = np.random.default_rng(5)
+    net = random_network(rng, 4, [12, 12, 12], 3)
+    lo, hi = random_box(rng, 4)
+    chain = dense_chain(net)
+    scales = magnitude_scales(chain, lo, hi)
+    bounds = deeppoly_bounds(net, lo, hi)
+    affine = [n for n in net.order if n not in net.relu_names() and n != net.input_name]
+    X = sample_box(rng, lo, hi, 3000)
+    values = net.forward(X, all_nodes=True)
+    for trial in range(5):
+        # fix a random third of each layer's unstable ReLUs to their sign at a sample
+        x_ref = values[affine[0]][trial]
+        states, lines = [], []
+        for r, name in enumerate(affine[:-1]):
+            l, u = bounds[name].lower[None, :].copy(), bounds[name].upper[None, :].copy()
+            z = values[name][trial]
+            fix = ((l[0] < 0) & (u[0] > 0)) & (rng.random(z.size) < 0.33)
+            state = np.zeros((1, z.size), dtype=np.int8)
+            state[0, fix] = np.where(z[fix] >= 0, 1, -1)
+            l[0, fix & (z >= 0)] = 0.0
+            u[0, fix & (z < 0)] = 0.0
+            states.append(state)
+            lines.append(_lines(l, u))
+        G, h = split_constraints(chain, scales, lines, states)
+        inside = np.ones(X.shape[0], dtype=bool)
+        for r, name in enumerate(affine[:-1]):
+            z = values[name]
+            s = states[r][0]
+            inside &= np.all(np.where(s > 0, z >= 0, True) & np.where(s < 0, z <= 0, True),
+                             axis=1)
+        assert inside[trial] and x_ref is not None
+        assert np.all(X[inside] @ G[0].T <= h[0] + 1e-9)

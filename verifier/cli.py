@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "A sat answer always carries a replayed counterexample.")
     common(v)
     v.add_argument("--method", default="auto",
-                   choices=["interval", "deeppoly", "triangle", "krelu", "milp", "split", "exact",
+                   choices=["interval", "deeppoly", "triangle", "krelu", "milp", "split", "bab", "exact",
                             "auto"],
                    help="bounding method; auto tries interval, deeppoly, triangle, then exact "
                         "(input splitting for <= 12 free inputs, else MILP); default auto")

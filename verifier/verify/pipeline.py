@@ -196,7 +196,8 @@ def registered_methods() -> list[str]:
 def _load_plugins() -> None:
     """Import optional method modules (they call :func:`register_method`)."""
     import importlib
-    for module in ("verifier.verify.exact", "verifier.verify.krelu_method"):
+    for module in ("verifier.verify.exact", "verifier.verify.bab",
+                   "verifier.verify.krelu_method"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
