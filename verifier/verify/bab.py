@@ -99,13 +99,14 @@ def _split_lp_bound(coef: np.ndarray, const: float, G: np.ndarray, h: np.ndarray
 
 
 def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
-               max_open: int = 20000):
+               max_open: int = 20000, rebound: bool = True):
     """Branch and bound over ReLU splits; returns (sound lower bound, best input found).
 
     The bound is the minimum over the proved sub-domains when the search finishes (> 0
     proves the disjunct). On time-out the bracket [min over open sub-domains, best margin
     found] is recorded and the pipeline's timeout is raised. Networks that are not a chain
-    of affine + ReLU layers go to :func:`milp_margin`.
+    of affine + ReLU layers go to :func:`milp_margin`. ``rebound=False`` skips re-bounding
+    the layers after a split (cheaper steps, looser bounds).
     """
     net, case = ctx.net, ctx.case
     try:
@@ -130,7 +131,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
     open_key = np.array([-np.inf])
     proved_min = np.inf
     best_x, best_margin = None, np.inf
-    stats = ctx.stats.setdefault("bab", {})
+    stats: dict = {}
+    ctx.stats.setdefault("bab", []).append(stats)   # one entry per disjunct
     counts = {"domains": 0, "steps": 0, "lps": 0}
 
     def record(open_count: int) -> None:
@@ -150,7 +152,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         lo = [x[take] for x in open_lo]
         hi = [x[take] for x in open_hi]
         state = [x[take] for x in open_state]
-        first = int(open_first[take].min())
+        # rebound=False keeps the intermediate bounds of the root (as beta-CROWN does)
+        first = int(open_first[take].min()) if rebound else relu_layers - 1
         open_lo = [x[keep] for x in open_lo]
         open_hi = [x[keep] for x in open_hi]
         open_state = [x[keep] for x in open_state]
