@@ -49,7 +49,7 @@ OUTPUT_COLUMNS = ["onnx", "vnnlib", "verdict", "expected", "time_s", "wall_s", "
 
 RESULT_MARKER = "@@result@@ "
 DEFAULT_TIMEOUT = 60.0
-METHODS = ["interval", "deeppoly", "triangle", "krelu", "milp", "split", "exact", "auto"]
+METHODS = ["interval", "deeppoly", "triangle", "krelu", "milp", "split", "bab", "exact", "auto"]
 
 _GROUND_TRUTH_ALIASES = {"sat": "sat", "unsat": "unsat", "violated": "sat",
                          "holds": "unsat", "unknown": "unknown", "": ""}

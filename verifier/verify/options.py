@@ -8,9 +8,6 @@ from verifier.bounds import DeepPolyOptions
 from verifier.verify.falsify import FalsifyOptions
 from verifier.verify.tighten import TightenOptions
 
-METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp", "auto")
-
-
 @dataclass(frozen=True)
 class KReluOptions:
     """Multi-neuron relaxation parameters (see ``verifier.relaxations.groups``)."""

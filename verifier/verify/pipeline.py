@@ -27,7 +27,7 @@ from verifier.network import Network
 from verifier.spec import Case, Property
 from verifier.verify.falsify import falsify_case
 from verifier.verify.lp import certified_minimum
-from verifier.verify.options import METHODS, VerifyOptions
+from verifier.verify.options import VerifyOptions
 from verifier.verify.replay import Witness, replay
 from verifier.verify.result import DisjunctOutcome, Result
 from verifier.verify.tighten import lp_tighten, triangle_blocks
