@@ -16,6 +16,7 @@ every piece is proved or a centre replays as a counterexample.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -32,6 +33,7 @@ from verifier.verify.pipeline import (LOW_DIMENSION, CaseContext, margin_range,
                                       register_method)
 
 MILP_MARGIN = 1e-6
+MILP_CUT_SHARE = 0.25   # with milp_cuts: share of the remaining time the separation LP may use
 
 
 def mip_start(net: Network, encoded, x: np.ndarray, A: np.ndarray, b: np.ndarray,
@@ -129,14 +131,15 @@ def _add_krelu_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, backend: Hig
                     n_cols: int) -> float | None:
     """Append the disjunct's separated k-ReLU cuts to its loaded MILP (``milp_cuts``).
 
-    Runs the k-ReLU separation LP of the disjunct (:mod:`verifier.verify.krelu_cuts`) and
-    appends the case's cut pool: every cut is a hull facet valid for all inputs of the box,
+    Runs the k-ReLU separation LP of the disjunct (:mod:`verifier.verify.krelu_cuts`) for
+    at most ``MILP_CUT_SHARE`` of the remaining time and appends the case's cut pool: every cut is a hull facet valid for all inputs of the box,
     written over the network's node columns, which are the same first columns in the
     triangle encoding and in the big-M encoding. Returns the LP's certified bound when it
     already proves the disjunct (> 0), else None.
     """
     from verifier.verify.krelu_method import _separation_case, krelu_separation_margin
-    bound, _ = krelu_separation_margin(ctx, A, b)
+    deadline = time.monotonic() + MILP_CUT_SHARE * max(ctx.remaining(), 0.0)
+    bound, _ = krelu_separation_margin(ctx, A, b, deadline=deadline)
     if bound > 0 and not ctx.options.full_solve:
         return float(bound)
     pooled = _separation_case(ctx).pool(n_cols)

@@ -283,9 +283,11 @@ def _separation_case(ctx: CaseContext) -> CaseCuts:
     return ctx._cache["krelu_cuts"]
 
 
-def krelu_separation_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
+def krelu_separation_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray,
+                            deadline: float | None = None):
     """Certified lower bound of ``max_i (A_i y - b_i)`` under triangle + the k-ReLU hull
-    facets found by separation (:mod:`verifier.verify.krelu_cuts`)."""
+    facets found by separation (:mod:`verifier.verify.krelu_cuts`); the rounds stop at
+    ``deadline`` (``time.monotonic()``; default: the case's)."""
     ctx.check_time()
     bounds, _ = _case_bounds(ctx)
     t_lo, t_hi = margin_range(ctx, A, b, bounds)
@@ -296,7 +298,8 @@ def krelu_separation_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
     hull_before = case.stats["hull_time"]
     start = time.perf_counter()
     bound, x, stats, highs_time = separate_margin(
-        case, A, b, (t_lo, t_hi), separation_settings(ctx.options.krelu), ctx.deadline,
+        case, A, b, (t_lo, t_hi), separation_settings(ctx.options.krelu),
+        ctx.deadline if deadline is None else min(deadline, ctx.deadline),
         case.hull_deadline, not ctx.options.full_solve, ctx.net.output_name,
         ctx.net.input_name)
     ctx.timings["lp"] = ctx.timings.get("lp", 0.0) + time.perf_counter() - start
