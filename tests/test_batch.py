@@ -283,3 +283,14 @@ def test_run_instance_script_writes_a_witness_onnxruntime_confirms(tmp_path, ben
     assert any(np.all(x >= c.lower - tol) and np.all(x <= c.upper + tol)
                and any(np.all(d.A @ y <= d.b + tol) for d in c.disjuncts)
                for c in prop.cases)
+
+
+def test_instance_processes_run_blas_single_threaded(monkeypatch):
+    """Each instance process starts with one BLAS thread (two workers with two BLAS threads
+    each oversubscribe a 2-core machine), unless the user chose otherwise."""
+    from verifier.batch import child_environment
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    env = child_environment()
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["OMP_NUM_THREADS"] == "3"

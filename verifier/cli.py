@@ -250,13 +250,8 @@ COMMANDS = {"verify": _cmd_verify, "export": _cmd_export, "inspect": _cmd_inspec
 
 
 def _limit_blas_threads() -> None:
-    """One BLAS thread: the products here are small and threads only add overhead (and
-    fight with worker processes). Uses threadpoolctl when installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(1)
+    from verifier.batch import limit_blas_threads
+    limit_blas_threads()
 
 
 def main(argv: list[str] | None = None) -> int:
