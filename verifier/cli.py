@@ -53,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "A sat answer always carries a replayed counterexample.")
     common(v)
     v.add_argument("--method", default="auto",
-                   choices=["interval", "deeppoly", "triangle", "krelu", "milp", "split", "bab", "exact",
-                            "auto"],
+                   choices=["interval", "deeppoly", "triangle", "krelu", "milp", "split", "bab",
+                            "exact", "auto"],
                    help="bounding method; auto tries interval, deeppoly, triangle, then exact "
                         "(input splitting for <= 12 free inputs, else MILP); default auto")
     v.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds (60)")

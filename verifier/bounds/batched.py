@@ -50,8 +50,14 @@ def _bmv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.matmul(M, v[:, :, None])[:, :, 0]
 
 
-def _backsub(chain, j, M, lines, lower, upper):
-    """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin."""
+def _backsub_linear(chain, j, M, lines, record: dict | None = None):
+    """Back-substitute rows M (B, k, n_j) of ``z_j`` to the input through the ReLU lines.
+
+    Returns ``(const (B, k), coef (B, k, n_in))`` with ``const + coef @ x <= M z_j`` for
+    every x of each box (before the rounding margin). With ``record`` given, the rows'
+    coefficients on each ReLU output are stored there as ``record[relu layer] = (B, k, n)``
+    (used for branching scores).
+    """
     B, k, _ = M.shape
     const = np.zeros((B, k))
     for i in range(j, -1, -1):
@@ -60,11 +66,23 @@ def _backsub(chain, j, M, lines, lower, upper):
         M = (M.reshape(B * k, -1) @ W).reshape(B, k, -1)
         if i == 0:
             break
+        if record is not None:
+            record[i - 1] = M
         a_lo, a_up, c_up = lines[i - 1]
         negative = M < 0
         const += _bmv(np.where(negative, M, 0.0), c_up)
         M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
-    return const + _bmv(np.maximum(M, 0), lower) + _bmv(np.minimum(M, 0), upper)
+    return const, M
+
+
+def _box_minimum(const, coef, lower, upper):
+    """``min over each box of const + coef @ x``: (B, k)."""
+    return const + _bmv(np.maximum(coef, 0), lower) + _bmv(np.minimum(coef, 0), upper)
+
+
+def _backsub(chain, j, M, lines, lower, upper):
+    """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin."""
+    return _box_minimum(*_backsub_linear(chain, j, M, lines), lower, upper)
 
 
 def magnitude_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray) -> list[np.ndarray]:
@@ -148,50 +166,6 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
 
 
 # ------------------------------------------------------------- ReLU-split sub-domains
-def _backsub_recording(chain, j, M, lines, lower, upper):
-    """:func:`_backsub` that also returns the coefficient rows on every ReLU output.
-
-    Returns:
-        (lower bounds (B, k) before the rounding margin, {relu layer i: (B, k, n_i) the
-        coefficients of the rows on ``relu(z_i)``}, the input coefficients (B, k, n_in),
-        the constants (B, k): ``const + coef @ x`` is the linear lower bound).
-    """
-    B, k, _ = M.shape
-    const = np.zeros((B, k))
-    on_relu = {}
-    for i in range(j, -1, -1):
-        W, b, _ = chain[i]
-        const += M @ b
-        M = (M.reshape(B * k, -1) @ W).reshape(B, k, -1)
-        if i == 0:
-            break
-        on_relu[i - 1] = M
-        a_lo, a_up, c_up = lines[i - 1]
-        negative = M < 0
-        const += _bmv(np.where(negative, M, 0.0), c_up)
-        M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
-    value = const + _bmv(np.maximum(M, 0), lower) + _bmv(np.minimum(M, 0), upper)
-    return value, on_relu, M, const
-
-
-def _backsub_linear(chain, j, M, lines):
-    """Linear lower bounds ``const + coef @ x <= M z_j`` of rows M (B, k, n_j) in the input
-    (not minimised over a box); returns (const (B, k), coef (B, k, n_in))."""
-    B, k, _ = M.shape
-    const = np.zeros((B, k))
-    for i in range(j, -1, -1):
-        W, b, _ = chain[i]
-        const += M @ b
-        M = (M.reshape(B * k, -1) @ W).reshape(B, k, -1)
-        if i == 0:
-            break
-        a_lo, a_up, c_up = lines[i - 1]
-        negative = M < 0
-        const += _bmv(np.where(negative, M, 0.0), c_up)
-        M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
-    return const, M
-
-
 def split_constraints(chain, scales: list[np.ndarray], lines: list, states: list[np.ndarray]):
     """Input-space relaxations ``G x <= h`` of the split constraints of B sub-domains.
 
@@ -293,8 +267,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         raise NetworkError("split bounds need a ReLU after every layer but the last")
     C = np.atleast_2d(C)
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
-    value, on_relu, input_coef, const = _backsub_recording(chain, last, M, lines, lo_b, hi_b)
+    on_relu: dict = {}
+    const, input_coef = _backsub_linear(chain, last, M, lines, record=on_relu)
     margin = ROUNDING_MARGIN * (np.abs(C) @ scales[last]) + TINY
-    value = value - margin
+    value = _box_minimum(const, input_coef, lo_b, hi_b) - margin
     split = None if states is None else split_constraints(chain, scales, lines, states)
     return value, on_relu, (const - margin, input_coef), split

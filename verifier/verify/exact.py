@@ -132,9 +132,10 @@ def _add_krelu_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, backend: Hig
     """Append the disjunct's separated k-ReLU cuts to its loaded MILP (``milp_cuts``).
 
     Runs the k-ReLU separation LP of the disjunct (:mod:`verifier.verify.krelu_cuts`) for
-    at most ``MILP_CUT_SHARE`` of the remaining time and appends the case's cut pool: every cut is a hull facet valid for all inputs of the box,
-    written over the network's node columns, which are the same first columns in the
-    triangle encoding and in the big-M encoding. Returns the LP's certified bound when it
+    at most ``MILP_CUT_SHARE`` of the remaining time and appends the case's cut pool: every
+    cut is a hull facet valid for all inputs of the box, written over the network's node
+    columns, which are the same first columns in the triangle encoding and in the big-M
+    encoding (block columns such as the binaries come after all node columns). Returns the LP's certified bound when it
     already proves the disjunct (> 0), else None.
     """
     from verifier.verify.krelu_method import _separation_case, krelu_separation_margin
@@ -201,8 +202,8 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
 
     Open pieces are kept in arrays with a priority, the margin at the parent's centre:
     each step takes the ``batch`` most promising pieces (lowest margin: where a
-    counterexample is likeliest; ACAS Xu's violations live in regions ~1e-4 wide) and bounds them all at
-    once with batched DeepPoly (:mod:`verifier.bounds.batched`); proved pieces are dropped,
+    counterexample is likeliest; ACAS Xu's violations live in regions ~1e-4 wide) and
+    bounds them all at once with batched DeepPoly (:mod:`verifier.bounds.batched`); proved pieces are dropped,
     the centres of the others are evaluated (a centre with margin <= 0 is replayed as a
     counterexample), and each open piece is halved along its widest input
     (``heuristic="widest"``; measured on ACAS Xu prop 1 it needs orders of magnitude fewer
