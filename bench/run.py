@@ -220,13 +220,13 @@ def method_available(method: str) -> str | None:
     return f"unknown method {method!r}; choose from {', '.join(known)}"
 
 
-def run_one(inst: Instance, method: str, net, prop) -> Run:
+def run_one(inst: Instance, method: str, net, prop, options=None) -> Run:
     from verifier.errors import VerifierError
     from verifier.verify import verify
 
     start = time.perf_counter()
     try:
-        result = verify(net, prop, method=method, timeout=inst.timeout,
+        result = verify(net, prop, method=method, timeout=inst.timeout, options=options,
                         onnx_path=str(inst.onnx_path))
     except VerifierError as exc:
         return Run(inst, method, "error", time.perf_counter() - start,
@@ -240,7 +240,8 @@ def run_one(inst: Instance, method: str, net, prop) -> Run:
                float(result.timings.get("highs", 0.0)), result.message)
 
 
-def run_suite(instances: list[Instance], methods: list[str], networks: Networks) -> list[Run]:
+def run_suite(instances: list[Instance], methods: list[str], networks: Networks,
+              options=None) -> list[Run]:
     runs: list[Run] = []
     n = len(instances)
     for i, inst in enumerate(instances, 1):
@@ -254,7 +255,7 @@ def run_suite(instances: list[Instance], methods: list[str], networks: Networks)
                   file=sys.stderr, flush=True)
             continue
         for method in methods:
-            run = run_one(inst, method, net, prop)
+            run = run_one(inst, method, net, prop, options)
             runs.append(run)
             flag = "  WRONG (truth " + inst.truth + ")" if run.wrong else ""
             note = f" [{run.message}]" if run.verdict == "error" else ""
@@ -419,6 +420,9 @@ def parse_args(argv=None):
                    help="folder for <suite>.md/.csv (default bench/results)")
     p.add_argument("--shared", default=str(DEFAULT_SHARED),
                    help=f"benchmark folder (default {DEFAULT_SHARED})")
+    p.add_argument("--krelu-tighten", action="store_true",
+                   help="krelu also separates k-ReLU cuts in the per-neuron LP tightening "
+                        "(the strongest, slowest configuration)")
     p.add_argument("--from-batch", nargs="+", metavar="CSV", default=None,
                    help="tabulate `verifier batch --out` CSVs instead of running (later "
                         "files override earlier rows of the same instance)")
@@ -458,7 +462,11 @@ def main(argv=None) -> int:
     print(f"# suite {args.suite}: {len(instances)} instances x {len(methods)} methods "
           f"({', '.join(methods)})", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    runs = run_suite(instances, methods, networks)
+    options = None
+    if args.krelu_tighten:
+        from verifier.verify import KReluOptions, VerifyOptions
+        options = VerifyOptions(krelu=KReluOptions(lp_tighten=True))
+    runs = run_suite(instances, methods, networks, options)
     wall = time.perf_counter() - start
     header, rows = summarise(runs, args.suite)
     table = format_table(header, rows)
