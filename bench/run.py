@@ -240,23 +240,69 @@ def run_one(inst: Instance, method: str, net, prop, options=None) -> Run:
                float(result.timings.get("highs", 0.0)), result.message)
 
 
+JOURNAL_COLUMNS = ["group", "instance", "method", "verdict", "seconds", "highs_seconds",
+                   "message"]
+
+
+def read_journal(path: Path) -> dict[tuple[str, str, str], dict]:
+    """Finished runs of an earlier, interrupted bench run: (group, instance, method) -> row.
+    A torn last line (the process was killed mid-write) is ignored."""
+    done = {}
+    if not path.exists():
+        return done
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                float(row["seconds"]), float(row["highs_seconds"])
+            except (TypeError, ValueError, KeyError):
+                continue
+            done[(row["group"], row["instance"], row["method"])] = row
+    return done
+
+
+def _append_journal(path: Path, run: Run) -> None:
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(JOURNAL_COLUMNS)
+        writer.writerow([run.instance.group, run.instance.name, run.method, run.verdict,
+                         f"{run.seconds:.3f}", f"{run.highs_seconds:.3f}", run.message])
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def run_suite(instances: list[Instance], methods: list[str], networks: Networks,
-              options=None) -> list[Run]:
+              options=None, journal: Path | None = None,
+              done: dict | None = None) -> list[Run]:
+    """Run every (instance, method); with ``journal`` each finished run is appended there
+    at once, and runs found in ``done`` (:func:`read_journal`) are reused, not re-run."""
     runs: list[Run] = []
+    done = done or {}
     n = len(instances)
     for i, inst in enumerate(instances, 1):
+        todo = [m for m in methods if (inst.group, inst.name, m) not in done]
+        for m in methods:
+            if m not in todo:
+                row = done[(inst.group, inst.name, m)]
+                runs.append(Run(inst, m, row["verdict"], float(row["seconds"]),
+                                float(row["highs_seconds"]), row["message"]))
+        if not todo:
+            continue
         try:
             net = networks.get(inst.onnx_path)
             prop = inst.make_property(net)
         except Exception as exc:
-            for method in methods:
+            for method in todo:
                 runs.append(Run(inst, method, "error", 0.0, message=f"load: {exc}"))
             print(f"[{i}/{n}] {inst.group} | {inst.name}: cannot load ({exc})",
                   file=sys.stderr, flush=True)
             continue
-        for method in methods:
+        for method in todo:
             run = run_one(inst, method, net, prop, options)
             runs.append(run)
+            if journal is not None:
+                _append_journal(journal, run)
             flag = "  WRONG (truth " + inst.truth + ")" if run.wrong else ""
             note = f" [{run.message}]" if run.verdict == "error" else ""
             print(f"[{i}/{n}] {inst.group} | {inst.name} | {method}: {run.verdict} "
@@ -420,6 +466,9 @@ def parse_args(argv=None):
                    help="folder for <suite>.md/.csv (default bench/results)")
     p.add_argument("--shared", default=str(DEFAULT_SHARED),
                    help=f"benchmark folder (default {DEFAULT_SHARED})")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the finished runs in <out>/<suite>_journal.csv (every run is "
+                        "appended there as it finishes) and run only the rest")
     p.add_argument("--krelu-tighten", action="store_true",
                    help="krelu also separates k-ReLU cuts in the per-neuron LP tightening "
                         "(the strongest, slowest configuration)")
@@ -466,7 +515,15 @@ def main(argv=None) -> int:
     if args.krelu_tighten:
         from verifier.verify import KReluOptions, VerifyOptions
         options = VerifyOptions(krelu=KReluOptions(lp_tighten=True))
-    runs = run_suite(instances, methods, networks, options)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal = out_dir / f"{args.suite}_journal.csv"
+    if not args.resume and journal.exists():
+        journal.unlink()
+    done = read_journal(journal) if args.resume else {}
+    if done:
+        print(f"# resume: {len(done)} finished run(s) in {journal}", file=sys.stderr)
+    runs = run_suite(instances, methods, networks, options, journal, done)
     wall = time.perf_counter() - start
     header, rows = summarise(runs, args.suite)
     table = format_table(header, rows)

@@ -65,3 +65,35 @@ def test_wrong_verdict_gives_exit_code_1(bench, tmp_path):
                                  "vnnlib/prop_1.vnnlib", "sat", "unsat", 1.0, 0.2)])
     code, rows = _table(bench, tmp_path, tmp_path / "r.csv")
     assert code == 1 and rows["acasxu"]["wrong"] == "1"
+
+
+def test_journal_resume_reuses_finished_runs(bench, tmp_path, monkeypatch):
+    """Every finished run is journaled at once; a resumed run re-runs nothing that is
+    there, and a torn last line (a kill mid-write) is ignored."""
+    import numpy as np
+    from verifier.spec import linf_robustness
+    onnx = ROOT / "verifier" / "data" / "digits_64_32_32_10.onnx"
+    data = np.load(ROOT / "verifier" / "data" / "digits_test_images.npz")
+    insts = []
+    for i in range(2):
+        x0, label = data["images"][i].ravel().astype(float), int(data["labels"][i])
+        insts.append(bench.Instance("digits", f"img{i}", onnx,
+                                    lambda net, x0=x0, label=label: linf_robustness(
+                                        x0, 0.01, label, net.n_outputs), timeout=20.0))
+    journal = tmp_path / "j.csv"
+    first = bench.run_suite(insts, ["interval", "deeppoly"], bench.Networks(),
+                            journal=journal)
+    with open(journal, "a") as fh:
+        fh.write("digits,img9,deeppoly,uns")          # torn line
+    done = bench.read_journal(journal)
+    assert set(done) == {("digits", f"img{i}", m) for i in range(2)
+                         for m in ("interval", "deeppoly")}
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a journaled run was run again")
+
+    monkeypatch.setattr(bench, "run_one", must_not_run)
+    again = bench.run_suite(insts, ["interval", "deeppoly"], bench.Networks(),
+                            journal=journal, done=done)
+    assert [(r.instance.name, r.method, r.verdict) for r in again] == \
+        [(r.instance.name, r.method, r.verdict) for r in first]
