@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits, highs_version
 from verifier.bounds import Bounds, deeppoly_bounds, interval_bounds, output_form_bounds
@@ -228,6 +229,15 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
     options = replace(options or VerifyOptions(), method=method, timeout=float(timeout))
     onnx_path = onnx_path or getattr(net, "source_path", None)
     prop.check_fits(net.n_inputs, net.n_outputs)
+    if options.blas_threads is None:
+        return _verify(net, prop, options, onnx_path, progress)
+    with threadpool_limits(options.blas_threads):   # restored on return
+        return _verify(net, prop, options, onnx_path, progress)
+
+
+def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str | None,
+            progress: Callable[[str], None] | None) -> Result:
+    method = options.method
     chain = _chain("auto-lowdim" if method == "auto" and _few_free_inputs(prop)
                    else options.method)
     start = time.monotonic()

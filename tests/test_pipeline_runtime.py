@@ -1,0 +1,44 @@
+"""Runtime settings of ``verify``: BLAS threads are limited while it runs, then restored."""
+
+import numpy as np
+import pytest
+from helpers import random_box, random_network
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from verifier.spec import halfspace_property
+from verifier.verify import VerifyOptions, verify
+
+
+def _blas_threads() -> list[int]:
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def _instance():
+    rng = np.random.default_rng(0)
+    net = random_network(rng, 3, [6, 6], 2)
+    lo, hi = random_box(rng, 3)
+    return net, halfspace_property(lo, hi, [(np.array([[1.0, -1.0]]), np.array([5.0]))], 2)
+
+
+def test_verify_limits_blas_threads_and_restores_them():
+    net, prop = _instance()
+    inside = []
+    with threadpool_limits(2):
+        before = _blas_threads()
+        if not before:
+            pytest.skip("no BLAS library visible to threadpoolctl")
+        verify(net, prop, method="deeppoly", timeout=10,
+               progress=lambda message: inside.append(_blas_threads()))
+        assert _blas_threads() == before
+    assert inside and all(n == 1 for seen in inside for n in seen)
+
+
+def test_blas_threads_none_leaves_them_alone():
+    net, prop = _instance()
+    inside = []
+    with threadpool_limits(2):
+        before = _blas_threads()
+        verify(net, prop, method="deeppoly", timeout=10,
+               options=VerifyOptions(blas_threads=None),
+               progress=lambda message: inside.append(_blas_threads()))
+    assert inside and all(seen == before for seen in inside)
