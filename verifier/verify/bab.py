@@ -167,7 +167,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         value, on_relu, (const, coef), (G, h) = ctx.timed("bab_bounds", lambda: (
             split_domain_bounds(chain, case.lower, case.upper, scales, lo, hi, first, C,
                                 states=state)))
-        bound_rows = value - c0
+        # value - c0, rounded down (c0 = b may be large next to the margins)
+        bound_rows = value - c0 - 4e-16 * (np.abs(value) + np.abs(c0))
         row = np.argmax(bound_rows, axis=1)
         D = row.size
         bound = bound_rows[np.arange(D), row]
@@ -180,9 +181,10 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         # the split LP where the box bound does not prove a domain with splits
         for d in np.flatnonzero((bound <= 0) & np.any(G != 0.0, axis=(1, 2))):
             ctx.check_time()
+            shift = float(const[d, row[d]] - c0[row[d]])
+            shift -= 4e-16 * (abs(float(const[d, row[d]])) + abs(float(c0[row[d]])))
             lp_bound, x = ctx.timed("bab_lp", lambda: _split_lp_bound(
-                lin_coef[d], float(const[d, row[d]] - c0[row[d]]), G[d], h[d], case.lower,
-                case.upper, ctx.remaining()))
+                lin_coef[d], shift, G[d], h[d], case.lower, case.upper, ctx.remaining()))
             counts["lps"] += 1
             bound[d] = max(bound[d], lp_bound)
             if x is not None:
