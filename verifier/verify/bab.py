@@ -49,11 +49,9 @@ from verifier.bounds.batched import dense_chain, magnitude_scales, split_domain_
 from verifier.errors import NetworkError
 from verifier.network import Affine
 from verifier.spec import Case, OutputPolytope, Property
-from verifier.verify.falsify import falsify_disjunct
-from verifier.verify.exact import convex_combinations, milp_margin
+from verifier.verify.exact import convex_combinations, milp_margin, refine_candidate
 from verifier.verify.lp import certified_minimum
 from verifier.verify.pipeline import CaseContext, register_method
-from verifier.verify.replay import replay
 
 
 def _chain_names(net) -> list[str]:
@@ -199,20 +197,13 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         margins = (net.forward(points[open_idx]) @ A.T - b).max(axis=1)
         k = int(np.argmin(margins))
         candidate, candidate_margin = points[open_idx[k]], float(margins[k])
-        if candidate_margin > 0 and counts["steps"] % 8 == 1:
-            x, m = falsify_disjunct(net, case, A, b, ctx.options.falsify,
-                                    extra_starts=points[open_idx[np.argsort(margins)[:8]]])
-            if m < candidate_margin:
-                candidate, candidate_margin = x, m
-        if candidate_margin < best_margin:
-            best_x, best_margin = candidate.copy(), candidate_margin
-        if candidate_margin <= 0:
-            witness = replay(net, single, candidate, 0, ctx.onnx_path)
-            if witness is not None:
-                ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin),
-                                            "x": witness.x}
-                record(int(open_key.size))
-                return witness.margin, witness.x
+        (best_x, best_margin), witness = refine_candidate(
+            ctx, single, A, b, candidate, candidate_margin,
+            points[open_idx[np.argsort(margins)[:8]]], ctx.options.falsify,
+            (best_x, best_margin), run_pgd=counts["steps"] % 8 == 1)
+        if witness is not None:
+            record(int(open_key.size))
+            return witness.margin, witness.x
         # branch every open domain on its best-scoring unstable ReLU
         lo = [x[open_idx] for x in lo]
         hi = [x[open_idx] for x in hi]

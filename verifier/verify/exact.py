@@ -135,8 +135,8 @@ def _add_krelu_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, backend: Hig
     at most ``MILP_CUT_SHARE`` of the remaining time and appends the case's cut pool: every
     cut is a hull facet valid for all inputs of the box, written over the network's node
     columns, which are the same first columns in the triangle encoding and in the big-M
-    encoding (block columns such as the binaries come after all node columns). Returns the LP's certified bound when it
-    already proves the disjunct (> 0), else None.
+    encoding (block columns such as the binaries come after all node columns). Returns
+    the LP's certified bound when it already proves the disjunct (> 0), else None.
     """
     from verifier.verify.krelu_method import _separation_case, krelu_separation_margin
     deadline = time.monotonic() + MILP_CUT_SHARE * max(ctx.remaining(), 0.0)
@@ -149,6 +149,33 @@ def _add_krelu_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, backend: Hig
         backend.add_rows(M, np.full(len(upper), -np.inf), upper, names)
         ctx.stats.setdefault("milp_cuts", []).append(len(upper))
     return None
+
+
+def refine_candidate(ctx: CaseContext, single: Property, A: np.ndarray, b: np.ndarray,
+                     candidate: np.ndarray, candidate_margin: float, starts: np.ndarray,
+                     pgd_options, best: tuple, run_pgd: bool = True):
+    """One search step's counterexample handling, shared by the branch-and-bound searches.
+
+    Unless the candidate already violates (margin <= 0), a short PGD from ``starts`` may
+    improve it (when ``run_pgd``); the best (x, margin) so far is updated; a candidate with
+    margin <= 0 is replayed exactly against ``single`` (the disjunct as a property).
+
+    Returns:
+        (best (x, margin), the replayed :class:`Witness` or None). With a witness, the
+        exact record ``ctx.stats["_last_exact"]`` is already set.
+    """
+    if run_pgd and candidate_margin > 0:
+        x, m = falsify_disjunct(ctx.net, ctx.case, A, b, pgd_options, extra_starts=starts)
+        if m < candidate_margin:
+            candidate, candidate_margin = x, m
+    if candidate_margin < best[1]:
+        best = (candidate.copy(), candidate_margin)
+    if candidate_margin <= 0:
+        witness = replay(ctx.net, single, candidate, 0, ctx.onnx_path)
+        if witness is not None:
+            ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin), "x": witness.x}
+            return best, witness
+    return best, None
 
 
 def convex_combinations(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,9 +230,10 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
     Open pieces are kept in arrays with a priority, the margin at the parent's centre:
     each step takes the ``batch`` most promising pieces (lowest margin: where a
     counterexample is likeliest; ACAS Xu's violations live in regions ~1e-4 wide) and
-    bounds them all at once with batched DeepPoly (:mod:`verifier.bounds.batched`); proved pieces are dropped,
-    the centres of the others are evaluated (a centre with margin <= 0 is replayed as a
-    counterexample), and each open piece is halved along its widest input
+    bounds them all at once with batched DeepPoly (:mod:`verifier.bounds.batched`);
+    proved pieces are dropped, the centres of the others are evaluated (a centre with
+    margin <= 0 is replayed as a counterexample), and each open piece is halved along its
+    widest input
     (``heuristic="widest"``; measured on ACAS Xu prop 1 it needs orders of magnitude fewer
     pieces than ``"smear"``, ``width * |gradient at the centre|``).
 
@@ -288,20 +316,12 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
             j = int(np.argmin(corner_margin))
             if corner_margin[j] < candidate_margin:
                 candidate, candidate_margin = corners[j], float(corner_margin[j])
-        if candidate_margin > 0:
-            # short PGD from the most promising centres (counterexample regions can be tiny)
-            top = centre[np.argsort(margin)[:8]]
-            x, m = falsify_disjunct(net, case, A, b, pgd_options, extra_starts=top)
-            if m < candidate_margin:
-                candidate, candidate_margin = x, m
-        if candidate_margin < best_margin:
-            best_x, best_margin = candidate.copy(), candidate_margin
-        if candidate_margin <= 0:
-            witness = replay(net, single, candidate, 0, ctx.onnx_path)
-            if witness is not None:
-                ctx.stats["_last_exact"] = {"bracket": (-np.inf, witness.margin),
-                                            "x": witness.x}
-                return witness.margin, witness.x
+        # short PGD from the most promising centres (counterexample regions can be tiny)
+        (best_x, best_margin), witness = refine_candidate(
+            ctx, single, A, b, candidate, candidate_margin, centre[np.argsort(margin)[:8]],
+            pgd_options, (best_x, best_margin))
+        if witness is not None:
+            return witness.margin, witness.x
         if heuristic == "smear":
             grad = output_gradient(net, centre, A[np.argmax(viol, axis=1)], values)
             score = np.where(free, (hi - lo) * (np.abs(grad) + 1e-9), -1.0)

@@ -47,7 +47,7 @@ from verifier.relaxations.groups import select_groups
 from verifier.relaxations.krelu import group_hulls, octahedral_bounds, upstream_lines
 from verifier.relaxations.krelu_hull import octahedral_directions
 from verifier.verify.lp import certified_minimum
-from verifier.verify.tighten import triangle_blocks
+from verifier.verify.tighten import apply_neuron_bounds, layers_to_tighten, triangle_blocks
 
 __all__ = ["SeparationSettings", "CaseCuts", "separate_margin"]
 
@@ -365,21 +365,14 @@ def separated_lp_tighten(net: Network, bounds: dict[str, Bounds], options, tight
         (new bounds, stats: ``lps``, ``highs_time``, ``stabilised``, ``cuts``, ``rounds``,
         ``hull_time``, ``built``).
     """
-    from verifier.bounds import deeppoly_bounds
     bounds = dict(bounds)
     stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0, "cuts": 0, "rounds": 0,
              "hull_time": 0.0, "built": 0}
-    box = bounds[net.input_name]
     relus = net.relu_names()
     pool_M, pool_upper, pool_names = None, np.zeros(0), []
     hull_deadline = (None if deadline is None
                      else time.monotonic() + hull_share * max(deadline - time.monotonic(), 0))
-    for index, relu in enumerate(relus):
-        if tighten.max_layers is not None and index >= tighten.max_layers:
-            break
-        if deadline is not None and time.monotonic() > deadline:
-            break
-        pre = net.inputs_of(relu)[0]
+    for index, relu, pre in layers_to_tighten(net, tighten, deadline):
         unstable = bounds[pre].unstable()
         if unstable.size == 0:
             continue
@@ -435,11 +428,6 @@ def separated_lp_tighten(net: Network, bounds: dict[str, Bounds], options, tight
             pool_M = full.A[n_base_rows:].tocsr()
             pool_upper = np.asarray(full.row_upper[n_base_rows:], dtype=np.float64)
             pool_names = list(full.row_names[n_base_rows:])
-        old = bounds[pre]
-        new_lo, new_hi = old.lower.copy(), old.upper.copy()
-        new_lo[unstable] = np.maximum(new_lo[unstable], lower)
-        new_hi[unstable] = np.minimum(new_hi[unstable], upper)
-        stats["stabilised"] += int(np.sum((new_lo[unstable] >= 0) | (new_hi[unstable] <= 0)))
-        bounds[pre] = Bounds(new_lo, new_hi, "lp")
-        bounds = deeppoly_bounds(net, box.lower, box.upper, dp_options, start=bounds)
+        bounds = apply_neuron_bounds(net, bounds, pre, unstable, lower, upper, stats,
+                                     dp_options)
     return bounds, stats

@@ -86,6 +86,34 @@ def solve_neuron_bounds(model: LinearModel, cols: np.ndarray, early_stop: bool,
     return lower, upper, backend.total_time
 
 
+def layers_to_tighten(net: Network, options: TightenOptions, deadline: float | None):
+    """Yield ``(index, relu, pre-activation node)`` of the ReLU layers to tighten, in order;
+    stops at ``options.max_layers`` or once ``deadline`` (checked before each layer) passed."""
+    for index, relu in enumerate(net.relu_names()):
+        if options.max_layers is not None and index >= options.max_layers:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        yield index, relu, net.inputs_of(relu)[0]
+
+
+def apply_neuron_bounds(net: Network, bounds: dict[str, Bounds], pre: str, unstable: np.ndarray,
+                        lower: np.ndarray, upper: np.ndarray, stats: dict,
+                        dp_options: DeepPolyOptions) -> dict[str, Bounds]:
+    """Intersect ``bounds[pre]`` at ``unstable`` with certified ``(lower, upper)`` (entries
+    -inf/+inf keep the old bound), count the neurons proved stable in ``stats["stabilised"]``,
+    and re-bound everything downstream by DeepPoly from the tightened bounds."""
+    old = bounds[pre]
+    new_lo, new_hi = old.lower.copy(), old.upper.copy()
+    new_lo[unstable] = np.maximum(new_lo[unstable], lower)
+    new_hi[unstable] = np.minimum(new_hi[unstable], upper)
+    stats["stabilised"] += int(np.sum((new_lo[unstable] >= 0) | (new_hi[unstable] <= 0)))
+    bounds = dict(bounds)
+    bounds[pre] = Bounds(new_lo, new_hi, "lp")
+    box = bounds[net.input_name]
+    return deeppoly_bounds(net, box.lower, box.upper, dp_options, start=bounds)
+
+
 def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions = TightenOptions(),
                blocks_for: Callable = triangle_blocks, executor: Executor | None = None,
                deadline: float | None = None, dp_options: DeepPolyOptions = DeepPolyOptions(),
@@ -105,13 +133,7 @@ def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions 
     """
     bounds = dict(bounds)
     stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0}
-    box = bounds[net.input_name]
-    for layer, relu in enumerate(net.relu_names()):
-        if options.max_layers is not None and layer >= options.max_layers:
-            break
-        if deadline is not None and time.monotonic() > deadline:
-            break
-        pre = net.inputs_of(relu)[0]
+    for _, relu, pre in layers_to_tighten(net, options, deadline):
         unstable = bounds[pre].unstable()
         if unstable.size == 0:
             continue
@@ -130,12 +152,5 @@ def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions 
         hi = np.concatenate([r[1] for r in results])
         stats["lps"] += 2 * unstable.size
         stats["highs_time"] += sum(r[2] for r in results)
-        old = bounds[pre]
-        new_lo, new_hi = old.lower.copy(), old.upper.copy()
-        new_lo[unstable] = np.maximum(new_lo[unstable], lo)
-        new_hi[unstable] = np.minimum(new_hi[unstable], hi)
-        stats["stabilised"] += int(np.sum((new_lo[unstable] >= 0) | (new_hi[unstable] <= 0)))
-        bounds[pre] = Bounds(new_lo, new_hi, "lp")
-        # propagate: DeepPoly for everything downstream, starting from the tightened bounds
-        bounds = deeppoly_bounds(net, box.lower, box.upper, dp_options, start=bounds)
+        bounds = apply_neuron_bounds(net, bounds, pre, unstable, lo, hi, stats, dp_options)
     return bounds, stats
