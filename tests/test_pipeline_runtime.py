@@ -42,3 +42,28 @@ def test_blas_threads_none_leaves_them_alone():
                options=VerifyOptions(blas_threads=None),
                progress=lambda message: inside.append(_blas_threads()))
     assert inside and all(seen == before for seen in inside)
+
+
+def _easy_instance():
+    """A property every relaxation proves (the threshold is far below the output range)."""
+    rng = np.random.default_rng(1)
+    net = random_network(rng, 3, [6, 6], 2)
+    lo, hi = random_box(rng, 3)
+    out = net.forward(np.vstack([lo, hi]))
+    b = np.array([-10.0 * (1.0 + np.abs(out).max())])
+    return net, halfspace_property(lo, hi, [(np.array([[1.0, -1.0]]), b)], 2)
+
+
+@pytest.mark.parametrize("method", ["triangle", "krelu", "milp"])
+def test_costly_methods_try_deeppoly_first(method):
+    """A disjunct DeepPoly proves is proved without the method's own setup (no LP
+    tightening); with ``full_solve`` the method's own bound is computed and recorded."""
+    net, prop = _easy_instance()
+    quick = verify(net, prop, method=method, timeout=20)
+    assert quick.verdict == "unsat"
+    assert set(quick.disjuncts[0].bounds) == {"deeppoly"}
+    assert "lp_tighten" not in quick.stats
+    full = verify(net, prop, method=method, timeout=20, options=VerifyOptions(full_solve=True))
+    assert full.verdict == "unsat"
+    assert method in full.disjuncts[0].bounds
+    assert full.disjuncts[0].bounds[method] >= quick.disjuncts[0].bounds["deeppoly"] - 1e-6

@@ -181,6 +181,22 @@ def _chain(method: str) -> list[str]:
     return [method]
 
 
+# Cheap bound tried first when a single LP/MILP-based method is asked for: every disjunct
+# it proves is proved (its bound is sound), and the costly method's setup (LP tightening,
+# hulls, MILP) is skipped. Measured on ERAN 6x100 image 0 (DeepPoly proves it): triangle
+# 17.5 s -> 0.2 s. Not used with ``full_solve`` (the gap report needs each method's own
+# bound).
+PRESCREEN = "deeppoly"
+
+
+def _with_prescreen(chain: list[str]) -> list[str]:
+    """``[PRESCREEN, method]`` for a single method costlier than the prescreen, else
+    ``chain`` unchanged."""
+    if len(chain) == 1 and chain[0] not in ("interval", PRESCREEN):
+        return [PRESCREEN] + chain
+    return chain
+
+
 LOW_DIMENSION = 12   # at most this many free inputs: "auto" splits the input box
 
 
@@ -240,6 +256,8 @@ def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str
     method = options.method
     chain = _chain("auto-lowdim" if method == "auto" and _few_free_inputs(prop)
                    else options.method)
+    if not options.full_solve:
+        chain = _with_prescreen(chain)
     start = time.monotonic()
     deadline = start + options.timeout
     result = Result(verdict="unknown", method=options.method, property_name=prop.name,
