@@ -260,6 +260,15 @@ def read_journal(path: Path) -> dict[tuple[str, str, str], dict]:
     return done
 
 
+def read_journals(out_dir: Path, suite: str) -> dict[tuple[str, str, str], dict]:
+    """Finished runs in every journal of ``suite`` in ``out_dir``: the unsharded
+    ``<suite>_journal.csv`` and the shards' ``<suite>_journal_shardIofN.csv``."""
+    done = {}
+    for path in sorted(out_dir.glob(f"{suite}_journal*.csv")):
+        done.update(read_journal(path))
+    return done
+
+
 def _append_journal(path: Path, run: Run) -> None:
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", newline="") as fh:
@@ -446,6 +455,19 @@ def write_outputs(out_dir: Path, suite: str, header, rows, runs: list[Run], text
 
 
 # ====================================================================== main
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``; None stays None."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise SystemExit(f"--shard expects I/N (e.g. 0/2), got {text!r}") from None
+    if not 0 <= i < n:
+        raise SystemExit(f"--shard {text}: need 0 <= I < N")
+    return i, n
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -469,6 +491,11 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="reuse the finished runs in <out>/<suite>_journal.csv (every run is "
                         "appended there as it finishes) and run only the rest")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run only instances I, I+N, I+2N, ... (0 <= I < N) and journal them "
+                        "to <out>/<suite>_journal_shardIofN.csv: start N processes (one per "
+                        "core) with the same --out, then one run with --resume and no "
+                        "--shard reads every journal there and prints the whole table")
     p.add_argument("--krelu-tighten", action="store_true",
                    help="krelu also separates k-ReLU cuts in the per-neuron LP tightening "
                         "(the strongest, slowest configuration)")
@@ -508,6 +535,9 @@ def main(argv=None) -> int:
             methods.append(m)
     networks = Networks()
     instances = build_suite(args.suite, shared, args, networks)
+    shard = parse_shard(args.shard)
+    if shard is not None:
+        instances = instances[shard[0]::shard[1]]
     print(f"# suite {args.suite}: {len(instances)} instances x {len(methods)} methods "
           f"({', '.join(methods)})", file=sys.stderr, flush=True)
     start = time.perf_counter()
@@ -517,12 +547,15 @@ def main(argv=None) -> int:
         options = VerifyOptions(krelu=KReluOptions(lp_tighten=True))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    journal = out_dir / f"{args.suite}_journal.csv"
+    tag = args.suite if shard is None else f"{args.suite}_shard{shard[0]}of{shard[1]}"
+    journal = out_dir / f"{args.suite}_journal{tag[len(args.suite):]}.csv"
     if not args.resume and journal.exists():
         journal.unlink()
-    done = read_journal(journal) if args.resume else {}
+    done = {}
+    if args.resume:
+        done = read_journals(out_dir, args.suite)
     if done:
-        print(f"# resume: {len(done)} finished run(s) in {journal}", file=sys.stderr)
+        print(f"# resume: {len(done)} finished run(s) in {out_dir}", file=sys.stderr)
     runs = run_suite(instances, methods, networks, options, journal, done)
     wall = time.perf_counter() - start
     header, rows = summarise(runs, args.suite)
@@ -535,8 +568,8 @@ def main(argv=None) -> int:
         notes += [f"  {c}" for c in clash]
     text = table + "\n\n" + "\n".join(notes)
     print(text)
-    write_outputs(Path(args.out), args.suite, header, rows, runs, text)
-    print(f"# wrote {Path(args.out) / (args.suite + '.md')} and .csv", file=sys.stderr)
+    write_outputs(Path(args.out), tag, header, rows, runs, text)
+    print(f"# wrote {Path(args.out) / (tag + '.md')} and .csv", file=sys.stderr)
     return 1 if any(r.wrong for r in runs) or clash else 0
 
 

@@ -97,3 +97,17 @@ def test_journal_resume_reuses_finished_runs(bench, tmp_path, monkeypatch):
                             journal=journal, done=done)
     assert [(r.instance.name, r.method, r.verdict) for r in again] == \
         [(r.instance.name, r.method, r.verdict) for r in first]
+
+
+def test_shards_split_the_suite_and_their_journals_merge(bench, tmp_path):
+    """``--shard I/N`` parsing, and a resumed unsharded run sees every shard's journal."""
+    assert bench.parse_shard("1/3") == (1, 3) and bench.parse_shard(None) is None
+    for bad in ("3/3", "x/2", "1"):
+        with pytest.raises(SystemExit):
+            bench.parse_shard(bad)
+    header = ",".join(bench.JOURNAL_COLUMNS) + "\n"
+    (tmp_path / "s_journal_shard0of2.csv").write_text(header + "g,img0,deeppoly,unsat,1,0,\n")
+    (tmp_path / "s_journal_shard1of2.csv").write_text(header + "g,img1,deeppoly,sat,2,0,\n")
+    (tmp_path / "other_journal.csv").write_text(header + "g,img2,deeppoly,sat,2,0,\n")
+    done = bench.read_journals(tmp_path, "s")
+    assert set(done) == {("g", "img0", "deeppoly"), ("g", "img1", "deeppoly")}
