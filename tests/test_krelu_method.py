@@ -288,6 +288,29 @@ def test_separated_lp_tighten_inside_triangle_tightening(seed):
     assert stats["lps"] > 0
 
 
+def test_separated_lp_tighten_reuses_upstream_hulls(monkeypatch):
+    """Hulls of finished upstream layers are built once, not once per tightened layer, and
+    the bounds are the same as when every layer's case builds its own."""
+    from verifier.verify import krelu_cuts
+    rng, net, lo, hi = _instance(4, widths=(10, 10, 10, 10), n_in=4)
+    ctx = _ctx(net, lo, hi, np.ones((1, 3)), np.zeros(1))
+    from verifier.verify.tighten import TightenOptions
+    opts = TightenOptions(early_stop=False)
+    settings = krelu_method.separation_settings(ctx.options.krelu)
+
+    def run():
+        return krelu_cuts.separated_lp_tighten(net, ctx.deeppoly(), ctx.options.krelu, opts,
+                                               settings, None, ctx.options.deeppoly)
+
+    shared, shared_stats = run()
+    monkeypatch.setattr(krelu_cuts, "_upstream_signature", lambda *args: object())
+    fresh, fresh_stats = run()
+    assert shared_stats["built"] < fresh_stats["built"]
+    for name in fresh:
+        assert np.array_equal(shared[name].lower, fresh[name].lower), name
+        assert np.array_equal(shared[name].upper, fresh[name].upper), name
+
+
 @pytest.mark.parametrize("seed", [7, 8, 9])
 def test_milp_with_krelu_cuts_keeps_the_optimum(seed):
     """Hull facets are valid inequalities: adding them to the big-M MILP (``milp_cuts``)

@@ -340,6 +340,17 @@ def separate_margin(case: CaseCuts, A: np.ndarray, b: np.ndarray,
     return best, x_in, stats, backend.total_time
 
 
+def _upstream_signature(net: Network, bounds: dict[str, Bounds], relus: list[str],
+                        relu: str) -> tuple[bytes, ...]:
+    """Bytes of the pre-activation bounds of ``relu`` and of every ReLU before it: a layer's
+    groups, octahedral bounds and hulls depend on nothing else."""
+    out = []
+    for name in relus[: relus.index(relu) + 1]:
+        pb = bounds[net.inputs_of(name)[0]]
+        out += [pb.lower.tobytes(), pb.upper.tobytes()]
+    return tuple(out)
+
+
 def separated_lp_tighten(net: Network, bounds: dict[str, Bounds], options, tighten,
                          settings: SeparationSettings, deadline: float | None,
                          dp_options, hull_method: str = "fast",
@@ -370,6 +381,7 @@ def separated_lp_tighten(net: Network, bounds: dict[str, Bounds], options, tight
              "hull_time": 0.0, "built": 0}
     relus = net.relu_names()
     pool_M, pool_upper, pool_names = None, np.zeros(0), []
+    built: dict[str, tuple[tuple, _Layer]] = {}   # relu -> (upstream signature, layer)
     hull_deadline = (None if deadline is None
                      else time.monotonic() + hull_share * max(deadline - time.monotonic(), 0))
     for index, relu, pre in layers_to_tighten(net, tighten, deadline):
@@ -378,6 +390,18 @@ def separated_lp_tighten(net: Network, bounds: dict[str, Bounds], options, tight
             continue
         case = CaseCuts(net, bounds, options, hull_method, lower_slope)
         case.layers = [L for L in case.layers if relus.index(L.relu) < index]
+        # an upstream layer whose bounds (and those before it) did not change keeps its
+        # groups, octahedral bounds and hulls from the previous layer's case
+        for j, layer in enumerate(case.layers):
+            sig = _upstream_signature(net, bounds, relus, layer.relu)
+            old = built.get(layer.relu)
+            if (old is not None and old[0] == sig
+                    and np.array_equal(old[1].xcols, layer.xcols)
+                    and np.array_equal(old[1].ycols, layer.ycols)
+                    and np.array_equal(old[1].up_rows, layer.up_rows)):
+                case.layers[j] = old[1]
+            else:
+                built[layer.relu] = (sig, layer)
         encoded = encode_network(net, bounds, triangle_blocks(net, bounds), upto=pre)
         model = encoded.model
         n_base_rows = model.n_rows
