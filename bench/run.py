@@ -331,6 +331,15 @@ def _batch_group(onnx_path: Path) -> str:
     return f"{bench} {suffix}".strip()
 
 
+def _spec_label(vnnlib: Path) -> str:
+    """The spec's path below its ``vnnlib`` folder without the suffix (``2021/prop_1_0.03``:
+    mnistfc has specs of the same name for several years), else its stem."""
+    parts = vnnlib.with_suffix("").parts
+    if "vnnlib" in parts[:-1]:
+        return "/".join(parts[len(parts) - 1 - parts[::-1].index("vnnlib") + 1:])
+    return vnnlib.stem
+
+
 def runs_from_batch(paths: list[str]) -> list[Run]:
     """Runs read from ``verifier batch --out`` CSVs; a later file's row replaces an earlier
     one for the same (onnx, vnnlib) (e.g. a re-run at the full competition limit).
@@ -347,7 +356,7 @@ def runs_from_batch(paths: list[str]) -> list[Run]:
         onnx_path = Path(onnx)
         group = _batch_group(onnx_path)
         truth = row.get("expected", "")
-        inst = Instance(group, f"{onnx_path.stem} {Path(vnnlib).stem}", onnx_path,
+        inst = Instance(group, f"{onnx_path.stem} {_spec_label(Path(vnnlib))}", onnx_path,
                         make_property=lambda net: None,
                         truth=truth if truth in ("sat", "unsat") else "",
                         timeout=float(row.get("timeout") or 0.0),

@@ -147,3 +147,34 @@ def test_parallel_lp_tightening_equals_serial():
     for name in net.order:
         np.testing.assert_allclose(parallel[name].lower, serial[name].lower, atol=1e-9)
         np.testing.assert_allclose(parallel[name].upper, serial[name].upper, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12), st.integers(0, 6))
+def test_box_rows_dual_bound_between_box_and_lp(seed, n, S):
+    """Dual ascent for ``min c x`` over a box and rows: never above the LP optimum (nor the
+    value at any feasible sample), never below the box bound, and close to the LP after
+    enough iterations."""
+    from scipy.optimize import linprog
+    from verifier.bounds.batched import box_rows_dual_bound
+    rng = np.random.default_rng(seed)
+    D = 3
+    lower = -rng.uniform(0.1, 2.0, n)
+    upper = rng.uniform(0.1, 2.0, n)
+    coef = rng.normal(size=(D, n))
+    const = rng.normal(size=D) * 10
+    G = rng.normal(size=(D, S, n))
+    x0 = rng.uniform(lower, upper, size=(D, n)) * 0.5
+    h = np.einsum("dsn,dn->ds", G, x0) + rng.uniform(0.0, 1.0, (D, S))
+    box, _ = box_rows_dual_bound(coef, const, G, h, lower, upper, iterations=0)
+    dual, x = box_rows_dual_bound(coef, const, G, h, lower, upper, iterations=300)
+    assert np.all(dual >= box)
+    assert np.all((x >= lower) & (x <= upper))
+    for d in range(D):
+        lp = linprog(coef[d], A_ub=G[d] if S else None, b_ub=h[d] if S else None,
+                     bounds=list(zip(lower, upper)), method="highs")
+        optimum = lp.fun + const[d]
+        assert dual[d] <= optimum + 1e-9
+        assert dual[d] >= optimum - 0.05 * (optimum - box[d]) - 1e-6
+        feasible = x0[d]
+        assert dual[d] <= const[d] + coef[d] @ feasible + 1e-9

@@ -150,3 +150,54 @@ def test_split_constraints_hold_on_their_subdomain():
                              axis=1)
         assert inside[trial] and x_ref is not None
         assert np.all(X[inside] @ G[0].T <= h[0] + 1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 3))
+def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
+    """alpha-beta optimised bounds of split sub-domains: never above the objective at any
+    sampled input of the sub-domain, at least the unoptimised (DeepPoly) bound, and the
+    returned point lies in the box."""
+    from verifier.bounds.batched import (dense_chain, magnitude_scales,
+                                         optimized_output_bound, split_domain_bounds)
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, 3, [8, 8, 8], 3)
+    lo, hi = random_box(rng, 3)
+    chain = dense_chain(net)
+    scales = magnitude_scales(chain, lo, hi)
+    root = deeppoly_bounds(net, lo, hi)
+    affine = [n for n in net.order if n not in net.relu_names() and n != net.input_name]
+    X = sample_box(rng, lo, hi, 20000)
+    values = net.forward(X, all_nodes=True)
+    D = 4
+    pre_lo = [np.repeat(root[n].lower[None, :], D, axis=0) for n in affine[:-1]]
+    pre_hi = [np.repeat(root[n].upper[None, :], D, axis=0) for n in affine[:-1]]
+    states = [np.zeros((D, len(root[n].lower)), dtype=np.int8) for n in affine[:-1]]
+    inside = np.ones((D, X.shape[0]), dtype=bool)
+    for d in range(D):
+        ref = int(rng.integers(X.shape[0]))       # splits agree with a sample: nonempty
+        for r, name in enumerate(affine[:-1]):
+            unstable = np.flatnonzero((pre_lo[r][d] < 0) & (pre_hi[r][d] > 0))
+            for i in rng.permutation(unstable)[:n_fix]:
+                z = values[name][:, i]
+                if z[ref] >= 0:
+                    pre_lo[r][d, i], states[r][d, i] = 0.0, 1
+                    inside[d] &= z >= 0
+                else:
+                    pre_hi[r][d, i], states[r][d, i] = 0.0, -1
+                    inside[d] &= z <= 0
+    C = rng.normal(size=(1, 3))
+    value, _, _, _ = split_domain_bounds(chain, lo, hi, scales, pre_lo, pre_hi, -1, C,
+                                         states=states)
+    rows = np.repeat(C, D, axis=0)
+    plain, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
+                                      iterations=0)
+    best, x = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
+                                     iterations=30)
+    objective = values[net.output_name] @ C[0]
+    assert np.all(best >= plain)
+    assert np.all(plain >= value[:, 0] - 1e-9 * (1 + np.abs(value[:, 0])))
+    assert np.all((x >= lo) & (x <= hi))
+    for d in range(D):
+        assert inside[d].any()
+        assert best[d] <= objective[inside[d]].min() + 1e-9

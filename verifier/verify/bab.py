@@ -45,7 +45,8 @@ import scipy.sparse as sp
 
 from solvers import LinearModel
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
-from verifier.bounds.batched import dense_chain, magnitude_scales, split_domain_bounds
+from verifier.bounds.batched import (box_rows_dual_bound, dense_chain, magnitude_scales,
+                                     optimized_output_bound, split_domain_bounds)
 from verifier.errors import NetworkError
 from verifier.network import Affine
 from verifier.spec import Case, OutputPolytope, Property
@@ -101,14 +102,18 @@ def _split_lp_bound(coef: np.ndarray, const: float, G: np.ndarray, h: np.ndarray
 
 
 def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
-               max_open: int = 20000, rebound: bool = True):
+               max_open: int = 20000, rebound: bool = True, dual_iterations: int = 60,
+               alpha_beta_iterations: int = 20):
     """Branch and bound over ReLU splits; returns (sound lower bound, best input found).
 
     The bound is the minimum over the proved sub-domains when the search finishes (> 0
     proves the disjunct). On time-out the bracket [min over open sub-domains, best margin
     found] is recorded and the pipeline's timeout is raised. Networks that are not a chain
     of affine + ReLU layers go to :func:`milp_margin`. ``rebound=False`` skips re-bounding
-    the layers after a split (cheaper steps, looser bounds).
+    the layers after a split (cheaper steps, looser bounds). ``dual_iterations > 0``
+    bounds the split LPs of all open domains at once by dual ascent
+    (:func:`box_rows_dual_bound`) and solves the exact LP only at leaves (every ReLU
+    fixed); 0 solves the exact LP for every domain the box bound does not prove.
     """
     net, case = ctx.net, ctx.case
     try:
@@ -176,8 +181,40 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         bound = np.where(empty, np.inf, bound)
         lin_coef = coef[np.arange(D), row]
         points = np.where(lin_coef > 0, case.lower, case.upper)
-        # the split LP where the box bound does not prove a domain with splits
-        for d in np.flatnonzero((bound <= 0) & np.any(G != 0.0, axis=(1, 2))):
+        has_rows = np.any(G != 0.0, axis=(1, 2))
+        if alpha_beta_iterations > 0:
+            # optimised slopes and split multipliers (alpha-beta-CROWN) on the best row
+            todo = np.flatnonzero(bound <= 0)
+            if todo.size:
+                opt, xs = ctx.timed("bab_alpha_beta", lambda: optimized_output_bound(
+                    chain, case.lower, case.upper, scales, [x[todo] for x in lo],
+                    [x[todo] for x in hi], [x[todo] for x in state], C[row[todo]],
+                    alpha_beta_iterations))
+                opt = opt - c0[row[todo]] - 4e-16 * (np.abs(opt) + np.abs(c0[row[todo]]))
+                better = opt > bound[todo]
+                bound[todo[better]] = opt[better]
+                points[todo[better]] = xs[better]
+        if dual_iterations > 0:
+            # the split LP's dual, approximately and for all domains at once
+            todo = np.flatnonzero((bound <= 0) & has_rows)
+            if todo.size:
+                dual, xs = ctx.timed("bab_dual", lambda: box_rows_dual_bound(
+                    lin_coef[todo], const[todo, row[todo]] - c0[row[todo]], G[todo], h[todo],
+                    case.lower, case.upper, dual_iterations))
+                # const - c0 rounded down, as for the box bound
+                dual -= 4e-16 * (np.abs(const[todo, row[todo]]) + np.abs(c0[row[todo]]))
+                better = dual > bound[todo]
+                bound[todo[better]] = dual[better]
+                points[todo] = xs
+        # the exact split LP where the bounds above do not prove a domain with splits
+        # (only at leaves, every ReLU fixed, when the dual ascent runs: completeness)
+        lp_todo = (bound <= 0) & has_rows
+        if dual_iterations > 0:
+            free = np.zeros(D, dtype=bool)
+            for r in range(relu_layers):
+                free |= np.any((lo[r] < 0) & (hi[r] > 0), axis=1)
+            lp_todo &= ~free
+        for d in np.flatnonzero(lp_todo):
             ctx.check_time()
             shift = float(const[d, row[d]] - c0[row[d]])
             shift -= 4e-16 * (abs(float(const[d, row[d]])) + abs(float(c0[row[d]])))

@@ -29,8 +29,8 @@ from verifier.relaxations import big_m
 from verifier.spec import Case, OutputPolytope, Property
 from verifier.verify.falsify import falsify_disjunct, output_gradient
 from verifier.verify.replay import replay
-from verifier.verify.pipeline import (LOW_DIMENSION, CaseContext, margin_range,
-                                      register_method)
+from verifier.verify.pipeline import (BOUND_METHODS, LOW_DIMENSION, CaseContext,
+                                      margin_range, register_method)
 
 MILP_MARGIN = 1e-6
 MILP_CUT_SHARE = 0.25   # with milp_cuts: share of the remaining time the separation LP may use
@@ -343,10 +343,15 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 25
 
 
 def exact_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray):
-    """``auto``'s exact step: input splitting for few free inputs, else MILP."""
+    """``auto``'s exact step: input splitting for few free inputs, else ReLU-split branch
+    and bound (``bab``, registered by :mod:`verifier.verify.bab`; it hands networks that
+    are not a chain of affine + ReLU layers to the MILP), else the MILP."""
     free = int(np.sum(ctx.case.upper > ctx.case.lower))
     if free <= LOW_DIMENSION and ctx.net.is_sequential():
         return split_margin(ctx, A, b)
+    relu_split = BOUND_METHODS.get("bab")
+    if relu_split is not None:
+        return relu_split(ctx, A, b)
     return milp_margin(ctx, A, b)
 
 
