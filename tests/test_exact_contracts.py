@@ -201,3 +201,26 @@ def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
     for d in range(D):
         assert inside[d].any()
         assert best[d] <= objective[inside[d]].min() + 1e-9
+
+
+def test_auto_uses_relu_split_bab_for_many_inputs():
+    """``auto`` on a sequential net with more than 12 free inputs: the exact step is
+    ``bab`` (no triangle LP), and it proves a threshold between DeepPoly's bound and the
+    exact minimum, as the MILP does."""
+    from verifier.verify import VerifyOptions
+    rng = np.random.default_rng(11)
+    net = random_network(rng, 16, [10, 10], 2)
+    lo, hi = random_box(rng, 16)
+    A = np.array([[1.0, -1.0]])
+    shift = -1000.0                                  # every method proves the probe
+    probe = halfspace_property(lo, hi, [(A, np.array([shift]))], 2)
+    optimum = verify(net, probe, method="milp", timeout=60,
+                     options=VerifyOptions(full_solve=True)).disjuncts[0].exact + shift
+    deeppoly = verify(net, probe, method="deeppoly").disjuncts[0].bounds["deeppoly"] + shift
+    assert deeppoly < optimum - 1e-3
+    b = np.array([optimum - 0.2 * (optimum - deeppoly)])   # true margin >= 0.2 gap > 0
+    prop = halfspace_property(lo, hi, [(A, b)], 2)
+    auto = verify(net, prop, method="auto", timeout=60)
+    assert auto.verdict == "unsat" == verify(net, prop, method="milp", timeout=60).verdict
+    bounds = auto.disjuncts[0].bounds
+    assert "triangle" not in bounds and "exact" in bounds and "bab" in auto.stats
