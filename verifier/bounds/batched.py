@@ -75,6 +75,35 @@ def _backsub_linear(chain, j, M, lines, record: dict | None = None):
     return const, M
 
 
+def _backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper):
+    """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin,
+    taking at every ReLU layer ``r < j`` the better of going on and stopping there.
+
+    Stopping at layer r uses the bounds of its output, ``y_r in [max(l_r, 0), max(u_r, 0)]``
+    (valid on each domain): ``const + min over that box of M y_r``. With LP-tightened
+    intermediate bounds this is often far tighter than relaxing every layer down to the
+    input (mnistfc 256x6: output margin 0.53 by stopping at the last hidden layer against
+    -0.83 through all six).
+    """
+    B, k, _ = M.shape
+    const = np.zeros((B, k))
+    best = np.full((B, k), -np.inf)
+    for i in range(j, -1, -1):
+        W, b, _ = chain[i]
+        const += M @ b
+        M = (M.reshape(B * k, -1) @ W).reshape(B, k, -1)
+        if i == 0:
+            break
+        r = i - 1
+        y_lo, y_hi = np.maximum(pre_lower[r], 0.0), np.maximum(pre_upper[r], 0.0)
+        best = np.maximum(best, _box_minimum(const, M, y_lo, y_hi))
+        a_lo, a_up, c_up = lines[r]
+        negative = M < 0
+        const += _bmv(np.where(negative, M, 0.0), c_up)
+        M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
+    return np.maximum(best, _box_minimum(const, M, lower, upper))
+
+
 def _box_minimum(const, coef, lower, upper):
     """``min over each box of const + coef @ x``: (B, k)."""
     return const + _bmv(np.maximum(coef, 0), lower) + _bmv(np.minimum(coef, 0), upper)
@@ -85,26 +114,40 @@ def _backsub(chain, j, M, lines, lower, upper):
     return _box_minimum(*_backsub_linear(chain, j, M, lines), lower, upper)
 
 
-def magnitude_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray) -> list[np.ndarray]:
+def magnitude_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray,
+                     pre_bounds: list[tuple[np.ndarray, np.ndarray]] | None = None
+                     ) -> list[np.ndarray]:
     """Per layer, a vector ``T_j`` bounding the magnitudes that back-substitution sums.
 
     With ``R = max(|l0|, |u0|)`` of the root box and ``Z_j`` the magnitudes of the root
     box's interval pre-activation bounds (valid for every sub-box), ``T_0 = |b_0| + |W_0| R``
-    and ``T_j = |b_j| + |W_j| (2 Z_{j-1} + T_{j-1})`` (slopes are in [0, 1] and upper-line
-    intercepts below ``2 Z``). For coefficient rows ``M`` the float64 error of the bound is
-    far below ``ROUNDING_MARGIN * |M| @ T_j``.
+    and ``T_j = |b_j| + |W_j| m_{j-1} (2 Z_{j-1} + T_{j-1})`` (slopes are in [0, 1] and
+    upper-line intercepts below ``2 Z``; ``m`` is 0 for neurons that are inactive, ``u <= 0``,
+    whose lines are 0, and 1 otherwise). For coefficient rows ``M`` the float64 error of the
+    bound is far below ``ROUNDING_MARGIN * |M| @ T_j``.
+
+    ``pre_bounds`` (per ReLU layer, sound pre-activation bounds of the root, e.g. LP
+    tightened) replace the interval bounds where tighter; they must hold for every domain
+    the scales are used for (sub-domains of a ReLU split do: their bounds only shrink).
+    The interval bounds grow exponentially with depth: on mnistfc 256x6 they made the
+    margin of the output bound 0.66, more than the whole gap of the property.
     """
     R = np.maximum(np.abs(root_lower), np.abs(root_upper))
     lo, hi = root_lower, root_upper
     scales = []
     T = None
     Z_prev = None
-    for W, b, relu_after in chain:
+    mask = None
+    for j, (W, b, relu_after) in enumerate(chain):
         absW = np.abs(W)
-        T = np.abs(b) + absW @ (R if T is None else 2.0 * Z_prev + T)
+        T = np.abs(b) + absW @ (R if T is None else mask * (2.0 * Z_prev + T))
         Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
         lo, hi = Wp @ lo + Wn @ hi + b, Wp @ hi + Wn @ lo + b
+        if pre_bounds is not None and relu_after and j < len(pre_bounds):
+            lo = np.maximum(lo, pre_bounds[j][0])
+            hi = np.minimum(hi, pre_bounds[j][1])
         Z_prev = np.maximum(np.abs(lo), np.abs(hi)) * (1 + 1e-6) + 1e-30
+        mask = (hi > 0).astype(np.float64)
         lo, hi = (np.maximum(lo, 0), np.maximum(hi, 0)) if relu_after else (lo, hi)
         scales.append(T * (1 + 1e-6))
     return scales
@@ -208,7 +251,7 @@ def split_constraints(chain, scales: list[np.ndarray], lines: list, states: list
 def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                         scales: list[np.ndarray], pre_lower: list[np.ndarray],
                         pre_upper: list[np.ndarray], first: int, C: np.ndarray,
-                        states: list[np.ndarray] | None = None):
+                        states: list[np.ndarray] | None = None, early: bool = True):
     """Re-bound B sub-domains of one input box that differ by ReLU splits.
 
     A sub-domain is the box with some ReLUs fixed: "active" (pre-activation >= 0, its
@@ -233,6 +276,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
 
         states: per ReLU layer, (B, n_r) split states (+1 active, -1 inactive, 0 free);
             when given, the split constraints' input relaxation is returned too.
+        early: also stop the back-substitution of the output rows at every ReLU layer
+            and concretise there (:func:`_backsub_early`; recomputed intermediate bounds
+            always do); the better bound is kept.
 
     Returns:
         (lower (B, m): sound lower bounds of ``C f(x)`` on each domain (over the whole
@@ -257,7 +303,8 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                 eye[np.arange(idx.size), idx] = 1.0
                 rows = np.ascontiguousarray(np.broadcast_to(np.concatenate([eye, -eye]),
                                                             (B, 2 * idx.size, l.shape[1])))
-                value = _backsub(chain, j, rows, lines, lo_b, hi_b)
+                value = _backsub_early(chain, j, rows, lines, pre_lower, pre_upper,
+                                       lo_b, hi_b)
                 margin = ROUNDING_MARGIN * scales[j][idx] + TINY
                 l[:, idx] = np.maximum(l[:, idx], value[:, :idx.size] - margin)
                 u[:, idx] = np.minimum(u[:, idx], -value[:, idx.size:] + margin)
@@ -271,6 +318,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     const, input_coef = _backsub_linear(chain, last, M, lines, record=on_relu)
     margin = ROUNDING_MARGIN * (np.abs(C) @ scales[last]) + TINY
     value = _box_minimum(const, input_coef, lo_b, hi_b) - margin
+    if early:
+        value = np.maximum(value, _backsub_early(chain, last, M, lines, pre_lower, pre_upper,
+                                                 lo_b, hi_b) - margin)
     split = None if states is None else split_constraints(chain, scales, lines, states)
     return value, on_relu, (const - margin, input_coef), split
 
@@ -359,8 +409,10 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
       constraint ``s_i z_i <= 0`` (``s = -1`` active, ``+1`` inactive) enters the objective
       with a multiplier ``beta_i >= 0``: ``f >= f + beta_i s_i z_i`` on the sub-domain.
 
-    Any (alpha, beta) gives a sound bound; they are improved by projected Adam steps along
-    the gradient (computed by the reverse pass: the gradient for ``beta_i`` is ``s_i`` times
+    At every layer the back-substitution may also stop and concretise over the bounds of
+    the ReLU outputs there (as :func:`_backsub_early`); the best value counts. Any
+    (alpha, beta) gives a sound bound; they are improved by projected Adam steps along
+    the gradient of the bound at the input (computed by the reverse pass: the gradient for ``beta_i`` is ``s_i`` times
     the relaxed value of ``z_i`` at the minimising box corner). The best bound per domain
     over the iterations is returned.
 
@@ -386,9 +438,13 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     beta = [np.zeros_like(sign[r]) for r in range(n_relu)]
     base_margin = ROUNDING_MARGIN * (np.abs(rows) @ scales[last]) + TINY
 
+    post = [(np.maximum(pre_lower[r], 0.0), np.maximum(pre_upper[r], 0.0))
+            for r in range(n_relu)]
+
     def forward(alpha, beta):
         M = rows
         const = np.zeros(B)
+        early = np.full(B, -np.inf)
         Y, A, NEG = [None] * n_relu, [None] * n_relu, [None] * n_relu
         for i in range(last, -1, -1):
             W, b, _ = chain[i]
@@ -397,6 +453,9 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
             if i == 0:
                 break
             r = i - 1
+            # stopping here: min of const + y @ relu output over its bounds
+            early = np.maximum(early, const + np.sum(
+                np.minimum(y * post[r][0], y * post[r][1]), axis=1))
             a_lo, a_up, c_up = lines[r]
             neg = y < 0
             const = const + np.sum(np.minimum(y, 0.0) * c_up, axis=1)
@@ -404,7 +463,7 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
             Y[r], A[r], NEG[r] = y, a, neg
             M = y * a + beta[r] * sign[r]
         x = np.where(y > 0, box_lower, box_upper)
-        value = const + np.sum(y * x, axis=1)
+        value = np.maximum(const + np.sum(y * x, axis=1), early)
         margin = base_margin + ROUNDING_MARGIN * sum(np.sum(beta[r] * scales[r], axis=1)
                                                      for r in range(n_relu))
         return value - margin, x, (Y, A, NEG)

@@ -132,7 +132,9 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
     names = _chain_names(net)
     root = ctx.tightened()
     ctx.check_time()
-    scales = magnitude_scales(chain, case.lower, case.upper)
+    scales = magnitude_scales(chain, case.lower, case.upper,
+                              [(root[names[r]].lower, root[names[r]].upper)
+                               for r in range(len(chain) - 1)])
     C, c0 = convex_combinations(A, b)
     single = Property((Case(case.lower, case.upper, (OutputPolytope(A, b),)),),
                       net.n_inputs, net.n_outputs)
