@@ -17,7 +17,8 @@ Suites (see bench/README.md):
                  cores): run it with ``verifier batch`` (parallel, resumable) and tabulate
                  the result CSVs with ``--from-batch``;
 * ``eran-prima`` the three kPoly/PRIMA nets, first N images (default 100), with deeppoly,
-                 triangle and krelu (when registered).
+                 triangle, krelu (when registered) and exact (complete: ReLU-split
+                 branch and bound; "certified" + "sat" is where exact mode finishes).
 
 Prints one table (one row per instance group and method) to stdout, progress (one line per
 instance and method) to stderr, and writes ``<suite>.md``, ``<suite>.csv`` and
@@ -51,7 +52,7 @@ DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "benchmarks"
 SUITE_METHODS = {
     "lp-core": ["interval", "deeppoly", "triangle"],
     "exact": ["auto"],
-    "eran-prima": ["deeppoly", "triangle", "krelu"],
+    "eran-prima": ["deeppoly", "triangle", "krelu", "exact"],
 }
 # (network file in eran_prima/onnx, eps) of the kPoly / PRIMA experiments
 ERAN_PRIMA_NETS = [("mnist_6_100_nat.onnx", 0.026), ("mnist_9_100_nat.onnx", 0.026),
