@@ -217,7 +217,7 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
                 dual -= 4e-16 * (np.abs(const[todo, row[todo]]) + np.abs(c0[row[todo]]))
                 better = dual > bound[todo]
                 bound[todo[better]] = dual[better]
-                points[todo] = xs
+                points[todo[better]] = xs[better]
         # the exact split LP where the bounds above do not prove a domain with splits
         # (only at leaves, every ReLU fixed, when the dual ascent runs: completeness)
         lp_todo = (bound <= 0) & has_rows
