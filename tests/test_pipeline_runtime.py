@@ -67,3 +67,25 @@ def test_costly_methods_try_deeppoly_first(method):
     assert full.verdict == "unsat"
     assert method in full.disjuncts[0].bounds
     assert full.disjuncts[0].bounds[method] >= quick.disjuncts[0].bounds["deeppoly"] - 1e-6
+
+
+def test_deeppoly_stops_at_its_deadline_and_verify_reports_timeout(monkeypatch):
+    """DeepPoly checks its deadline between chunks (it took 94 s on a collins_rul_cnn net
+    with a 20 s limit); ``verify`` turns that into a ``timeout`` verdict."""
+    import time
+
+    from verifier.bounds import deeppoly_bounds
+    from verifier.errors import TimeLimitReached
+    from verifier.verify import pipeline
+    net, prop = _instance()
+    case = prop.cases[0]
+    with pytest.raises(TimeLimitReached):
+        deeppoly_bounds(net, case.lower, case.upper, deadline=time.monotonic() - 1.0)
+
+    def slow(*args, **kwargs):
+        raise TimeLimitReached("simulated")
+
+    monkeypatch.setattr(pipeline, "deeppoly_bounds", slow)
+    net, prop = _easy_instance()          # not falsified: DeepPoly is reached
+    result = verify(net, prop, method="deeppoly", timeout=10)
+    assert result.verdict == "timeout"

@@ -14,6 +14,14 @@ class VerifierError(Exception):
     exit_code = 2
 
 
+class TimeLimitReached(Exception):
+    """A bound computation passed the deadline it was given (``time.monotonic()``).
+
+    Raised inside the library and turned into a ``timeout`` verdict by ``verify``; it never
+    reaches the user.
+    """
+
+
 class InputFileError(VerifierError):
     """A file is missing, unreadable or not of the expected format."""
 

@@ -17,6 +17,7 @@ above the float64 error of the products (tested by sampling).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ import scipy.sparse as sp
 from verifier.bounds.interval import ROUNDING_MARGIN, TINY, affine_interval, interval_bounds
 from verifier.bounds.relu_lines import relu_lines
 from verifier.bounds.types import Bounds
+from verifier.errors import TimeLimitReached
 from verifier.network import Add, Affine, Input, Network, Relu
 
 
@@ -108,12 +110,22 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
     raise AssertionError("back-substitution did not reach the input node")  # pragma: no cover
 
 
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimitReached("DeepPoly back-substitution passed its deadline")
+
+
 def linear_form_bounds(net: Network, target: str, M: np.ndarray,
                        node_bounds: dict[str, Bounds], lines: dict[str, tuple],
-                       chunk: int = 2048) -> Bounds:
-    """Lower and upper bounds of every row of ``M @ value(target)``, chunked over rows."""
+                       chunk: int = 2048, deadline: float | None = None) -> Bounds:
+    """Lower and upper bounds of every row of ``M @ value(target)``, chunked over rows.
+
+    Raises:
+        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed between chunks.
+    """
     lows, highs = [], []
     for start in range(0, M.shape[0], chunk):
+        _check_deadline(deadline)
         block = M[start:start + chunk]
         lows.append(backsubstitute_lower(net, target, block, node_bounds, lines))
         highs.append(-backsubstitute_lower(net, target, -block, node_bounds, lines))
@@ -127,7 +139,8 @@ def relu_pre_nodes(net: Network) -> dict[str, str]:
 
 def deeppoly_bounds(net: Network, lower: np.ndarray, upper: np.ndarray,
                     options: DeepPolyOptions = DeepPolyOptions(),
-                    start: dict[str, Bounds] | None = None) -> dict[str, Bounds]:
+                    start: dict[str, Bounds] | None = None,
+                    deadline: float | None = None) -> dict[str, Bounds]:
     """Bounds of every node: back-substituted where a ReLU needs them, interval elsewhere.
 
     Each ReLU's pre-activation bounds are the intersection of the interval bounds (or the
@@ -136,6 +149,9 @@ def deeppoly_bounds(net: Network, lower: np.ndarray, upper: np.ndarray,
 
     Returns:
         dict node name -> Bounds, as :func:`interval_bounds`.
+    Raises:
+        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed; checked between
+            chunks of back-substituted rows (big convolutional layers take minutes).
     """
     base = start if start is not None else interval_bounds(net, lower, upper)
     out: dict[str, Bounds] = {}
@@ -163,7 +179,7 @@ def deeppoly_bounds(net: Network, lower: np.ndarray, upper: np.ndarray,
         box = box.intersect(base[name], "interval")
         if name in needs:
             eye = np.eye(net.size(name))
-            back = linear_form_bounds(net, name, eye, out, lines, options.chunk)
+            back = linear_form_bounds(net, name, eye, out, lines, options.chunk, deadline)
             box = box.intersect(back, "deeppoly")
         out[name] = box
     return out

@@ -23,7 +23,7 @@ from solvers.highs import HighsBackend, HighsOptions, SolveLimits, highs_version
 from verifier.bounds import Bounds, deeppoly_bounds, interval_bounds, output_form_bounds
 from verifier.bounds.interval import ROUNDING_MARGIN, TINY
 from verifier.encode import encode_network, with_disjunct
-from verifier.errors import VerifierError
+from verifier.errors import TimeLimitReached, VerifierError
 from verifier.network import Network
 from verifier.spec import Case, Property
 from verifier.verify.falsify import falsify_case
@@ -74,9 +74,12 @@ class CaseContext:
 
     def deeppoly(self) -> dict[str, Bounds]:
         if "deeppoly" not in self._cache:
-            self._cache["deeppoly"] = self.timed("bounds", lambda: deeppoly_bounds(
-                self.net, self.case.lower, self.case.upper, self.options.deeppoly,
-                start=self.interval()))
+            try:
+                self._cache["deeppoly"] = self.timed("bounds", lambda: deeppoly_bounds(
+                    self.net, self.case.lower, self.case.upper, self.options.deeppoly,
+                    start=self.interval(), deadline=self.deadline))
+            except TimeLimitReached:
+                raise _Timeout() from None
         return self._cache["deeppoly"]
 
     def tightened(self) -> dict[str, Bounds]:
