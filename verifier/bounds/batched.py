@@ -80,10 +80,10 @@ def _backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper):
     taking at every ReLU layer ``r < j`` the better of going on and stopping there.
 
     Stopping at layer r uses the bounds of its output, ``y_r in [max(l_r, 0), max(u_r, 0)]``
-    (valid on each domain): ``const + min over that box of M y_r``. With LP-tightened
-    intermediate bounds this is often far tighter than relaxing every layer down to the
-    input (mnistfc 256x6: output margin 0.53 by stopping at the last hidden layer against
-    -0.83 through all six).
+    (valid on each domain): ``const + min over that box of M y_r``. It pays off when the
+    intermediate bounds are tighter than what relaxing the layers below them gives (LP
+    tightening, splits): on mnistfc 256x4 prop_5_0.03 ``bab`` needed 419 sub-domains with
+    it and 623 without.
     """
     B, k, _ = M.shape
     const = np.zeros((B, k))
