@@ -50,16 +50,21 @@ def _bmv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.matmul(M, v[:, :, None])[:, :, 0]
 
 
-def _backsub_linear(chain, j, M, lines, record: dict | None = None):
+def _backsub_linear(chain, j, M, lines, record: dict | None = None,
+                    stops: tuple[list, list] | None = None):
     """Back-substitute rows M (B, k, n_j) of ``z_j`` to the input through the ReLU lines.
 
     Returns ``(const (B, k), coef (B, k, n_in))`` with ``const + coef @ x <= M z_j`` for
     every x of each box (before the rounding margin). With ``record`` given, the rows'
     coefficients on each ReLU output are stored there as ``record[relu layer] = (B, k, n)``
-    (used for branching scores).
+    (used for branching scores). With ``stops = (pre_lower, pre_upper)`` (per ReLU layer,
+    (B, n_r) bounds valid on each domain) a third value is returned: (B, k) the best lower
+    bound obtained by stopping at a ReLU layer and concretising over its output bounds
+    (see :func:`_backsub_early`).
     """
     B, k, _ = M.shape
     const = np.zeros((B, k))
+    best = np.full((B, k), -np.inf)
     for i in range(j, -1, -1):
         W, b, _ = chain[i]
         const += M @ b
@@ -68,10 +73,15 @@ def _backsub_linear(chain, j, M, lines, record: dict | None = None):
             break
         if record is not None:
             record[i - 1] = M
+        if stops is not None:
+            y_lo, y_hi = np.maximum(stops[0][i - 1], 0.0), np.maximum(stops[1][i - 1], 0.0)
+            best = np.maximum(best, _box_minimum(const, M, y_lo, y_hi))
         a_lo, a_up, c_up = lines[i - 1]
         negative = M < 0
         const += _bmv(np.where(negative, M, 0.0), c_up)
         M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
+    if stops is not None:
+        return const, M, best
     return const, M
 
 
@@ -85,23 +95,8 @@ def _backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper):
     tightening, splits): on mnistfc 256x4 prop_5_0.03 ``bab`` needed 419 sub-domains with
     it and 623 without.
     """
-    B, k, _ = M.shape
-    const = np.zeros((B, k))
-    best = np.full((B, k), -np.inf)
-    for i in range(j, -1, -1):
-        W, b, _ = chain[i]
-        const += M @ b
-        M = (M.reshape(B * k, -1) @ W).reshape(B, k, -1)
-        if i == 0:
-            break
-        r = i - 1
-        y_lo, y_hi = np.maximum(pre_lower[r], 0.0), np.maximum(pre_upper[r], 0.0)
-        best = np.maximum(best, _box_minimum(const, M, y_lo, y_hi))
-        a_lo, a_up, c_up = lines[r]
-        negative = M < 0
-        const += _bmv(np.where(negative, M, 0.0), c_up)
-        M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
-    return np.maximum(best, _box_minimum(const, M, lower, upper))
+    const, coef, best = _backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper))
+    return np.maximum(best, _box_minimum(const, coef, lower, upper))
 
 
 def _box_minimum(const, coef, lower, upper):
@@ -315,12 +310,14 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     C = np.atleast_2d(C)
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
     on_relu: dict = {}
-    const, input_coef = _backsub_linear(chain, last, M, lines, record=on_relu)
+    const, input_coef, *stopped = _backsub_linear(
+        chain, last, M, lines, record=on_relu,
+        stops=(pre_lower, pre_upper) if early else None)
     margin = ROUNDING_MARGIN * (np.abs(C) @ scales[last]) + TINY
-    value = _box_minimum(const, input_coef, lo_b, hi_b) - margin
-    if early:
-        value = np.maximum(value, _backsub_early(chain, last, M, lines, pre_lower, pre_upper,
-                                                 lo_b, hi_b) - margin)
+    value = _box_minimum(const, input_coef, lo_b, hi_b)
+    if stopped:
+        value = np.maximum(value, stopped[0])
+    value = value - margin
     split = None if states is None else split_constraints(chain, scales, lines, states)
     return value, on_relu, (const - margin, input_coef), split
 
