@@ -112,21 +112,27 @@ def test_relu_split_bab_agrees_with_milp(p, threshold):
         assert bound <= samples.min() + 1e-9
 
 
-def test_split_constraints_hold_on_their_subdomain():
-    """Every input of a sub-domain (ReLUs fixed by the signs at a sampled point) satisfies
-    the input-space rows ``G x <= h`` of its split constraints."""
-    from verifier.bounds import deeppoly_bounds
-    from verifier.bounds.batched import (_lines, dense_chain, magnitude_scales,
-                                         split_constraints)
-    rng = np.random.default_rng(5)
-    net = random_network(rng, 4, [12, 12, 12], 3)
-    lo, hi = random_box(rng, 4)
+def _chain_instance(seed: int, n_in: int, widths: list[int], n_samples: int):
+    """A random 3-output chain net, its box, dense chain, magnitude scales, DeepPoly
+    bounds, affine node names, sampled inputs and every node's value at them."""
+    from verifier.bounds.batched import dense_chain, magnitude_scales
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_in, widths, 3)
+    lo, hi = random_box(rng, n_in)
     chain = dense_chain(net)
     scales = magnitude_scales(chain, lo, hi)
     bounds = deeppoly_bounds(net, lo, hi)
     affine = [n for n in net.order if n not in net.relu_names() and n != net.input_name]
-    X = sample_box(rng, lo, hi, 3000)
-    values = net.forward(X, all_nodes=True)
+    X = sample_box(rng, lo, hi, n_samples)
+    return rng, net, lo, hi, chain, scales, bounds, affine, X, net.forward(X, all_nodes=True)
+
+
+def test_split_constraints_hold_on_their_subdomain():
+    """Every input of a sub-domain (ReLUs fixed by the signs at a sampled point) satisfies
+    the input-space rows ``G x <= h`` of its split constraints."""
+    from verifier.bounds.batched import _lines, split_constraints
+    rng, net, lo, hi, chain, scales, bounds, affine, X, values = _chain_instance(
+        5, 4, [12, 12, 12], 3000)
     for trial in range(5):
         # fix a random third of each layer's unstable ReLUs to their sign at a sample
         x_ref = values[affine[0]][trial]
@@ -158,17 +164,9 @@ def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
     """alpha-beta optimised bounds of split sub-domains: never above the objective at any
     sampled input of the sub-domain, at least the unoptimised (DeepPoly) bound, and the
     returned point lies in the box."""
-    from verifier.bounds.batched import (dense_chain, magnitude_scales,
-                                         optimized_output_bound, split_domain_bounds)
-    rng = np.random.default_rng(seed)
-    net = random_network(rng, 3, [8, 8, 8], 3)
-    lo, hi = random_box(rng, 3)
-    chain = dense_chain(net)
-    scales = magnitude_scales(chain, lo, hi)
-    root = deeppoly_bounds(net, lo, hi)
-    affine = [n for n in net.order if n not in net.relu_names() and n != net.input_name]
-    X = sample_box(rng, lo, hi, 20000)
-    values = net.forward(X, all_nodes=True)
+    from verifier.bounds.batched import optimized_output_bound, split_domain_bounds
+    rng, net, lo, hi, chain, scales, root, affine, X, values = _chain_instance(
+        seed, 3, [8, 8, 8], 20000)
     D = 4
     pre_lo = [np.repeat(root[n].lower[None, :], D, axis=0) for n in affine[:-1]]
     pre_hi = [np.repeat(root[n].upper[None, :], D, axis=0) for n in affine[:-1]]
