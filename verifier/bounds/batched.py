@@ -409,9 +409,9 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     At every layer the back-substitution may also stop and concretise over the bounds of
     the ReLU outputs there (as :func:`_backsub_early`); the best value counts. Any
     (alpha, beta) gives a sound bound; they are improved by projected Adam steps along
-    the gradient of the bound at the input (computed by the reverse pass: the gradient for ``beta_i`` is ``s_i`` times
-    the relaxed value of ``z_i`` at the minimising box corner). The best bound per domain
-    over the iterations is returned.
+    the gradient of the bound at the input, computed by a reverse pass (the gradient for
+    ``beta_i`` is ``s_i`` times the relaxed value of ``z_i`` at the minimising box
+    corner). The best bound per domain over the iterations is returned.
 
     Soundness: the intermediate bounds ``pre_lower/pre_upper`` must be valid on each
     sub-domain (those of :func:`split_domain_bounds`). Each evaluated bound is lowered by
