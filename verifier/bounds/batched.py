@@ -51,7 +51,7 @@ def _bmv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _backsub_linear(chain, j, M, lines, record: dict | None = None,
-                    stops: tuple[list, list] | None = None):
+                    stops: tuple[list, list] | None = None, shifts: list | None = None):
     """Back-substitute rows M (B, k, n_j) of ``z_j`` to the input through the ReLU lines.
 
     Returns ``(const (B, k), coef (B, k, n_in))`` with ``const + coef @ x <= M z_j`` for
@@ -60,7 +60,9 @@ def _backsub_linear(chain, j, M, lines, record: dict | None = None,
     (used for branching scores). With ``stops = (pre_lower, pre_upper)`` (per ReLU layer,
     (B, n_r) bounds valid on each domain) a third value is returned: (B, k) the best lower
     bound obtained by stopping at a ReLU layer and concretising over its output bounds
-    (see :func:`_backsub_early`).
+    (see :func:`_backsub_early`). ``shifts`` (per ReLU layer, (B, n_r) or None) are added
+    to every row's coefficients on the layer's pre-activation once its ReLU is relaxed
+    (the split multipliers of :func:`optimized_output_bound`).
     """
     B, k, _ = M.shape
     const = np.zeros((B, k))
@@ -80,6 +82,8 @@ def _backsub_linear(chain, j, M, lines, record: dict | None = None,
         negative = M < 0
         const += _bmv(np.where(negative, M, 0.0), c_up)
         M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
+        if shifts is not None and shifts[i - 1] is not None:
+            M = M + shifts[i - 1][:, None, :]
     if stops is not None:
         return const, M, best
     return const, M
@@ -435,34 +439,22 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     beta = [np.zeros_like(sign[r]) for r in range(n_relu)]
     base_margin = ROUNDING_MARGIN * (np.abs(rows) @ scales[last]) + TINY
 
-    post = [(np.maximum(pre_lower[r], 0.0), np.maximum(pre_upper[r], 0.0))
-            for r in range(n_relu)]
-
     def forward(alpha, beta):
-        M = rows
-        const = np.zeros(B)
-        early = np.full(B, -np.inf)
-        Y, A, NEG = [None] * n_relu, [None] * n_relu, [None] * n_relu
-        for i in range(last, -1, -1):
-            W, b, _ = chain[i]
-            const = const + M @ b
-            y = M @ W
-            if i == 0:
-                break
-            r = i - 1
-            # stopping here: min of const + y @ relu output over its bounds
-            early = np.maximum(early, const + np.sum(
-                np.minimum(y * post[r][0], y * post[r][1]), axis=1))
-            a_lo, a_up, c_up = lines[r]
-            neg = y < 0
-            const = const + np.sum(np.minimum(y, 0.0) * c_up, axis=1)
-            a = np.where(neg, a_up, np.where(unstable[r], alpha[r], a_lo))
-            Y[r], A[r], NEG[r] = y, a, neg
-            M = y * a + beta[r] * sign[r]
+        relaxed = [(np.where(unstable[r], alpha[r], lines[r][0]), lines[r][1], lines[r][2])
+                   for r in range(n_relu)]
+        record: dict = {}
+        const, coef, early = _backsub_linear(
+            chain, last, rows[:, None, :], relaxed, record=record,
+            stops=(pre_lower, pre_upper), shifts=[beta[r] * sign[r] for r in range(n_relu)])
+        const, y, early = const[:, 0], coef[:, 0], early[:, 0]
         x = np.where(y > 0, box_lower, box_upper)
         value = np.maximum(const + np.sum(y * x, axis=1), early)
         margin = base_margin + ROUNDING_MARGIN * sum(np.sum(beta[r] * scales[r], axis=1)
                                                      for r in range(n_relu))
+        # per ReLU layer: the rows' coefficients on its output, the slopes they took
+        Y = [record[r][:, 0] for r in range(n_relu)]
+        NEG = [Y[r] < 0 for r in range(n_relu)]
+        A = [np.where(NEG[r], relaxed[r][1], relaxed[r][0]) for r in range(n_relu)]
         return value - margin, x, (Y, A, NEG)
 
     best, best_x, saved = forward(alpha, beta)
