@@ -188,10 +188,19 @@ def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
     value, _, _, _ = split_domain_bounds(chain, lo, hi, scales, pre_lo, pre_hi, -1, C,
                                          states=states)
     rows = np.repeat(C, D, axis=0)
-    plain, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
+    plain, _, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
                                       iterations=0)
-    best, x = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
-                                     iterations=30)
+    best, x, params = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states,
+                                             rows, iterations=30)
+    # warm start: the returned (alpha, beta) reproduce the best bound; arbitrary starting
+    # values (out of range, NaN) are projected and stay sound
+    again, _, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
+                                         iterations=0, start=params)
+    assert np.allclose(again, best, rtol=0, atol=1e-12)
+    wild = tuple([rng.normal(scale=3.0, size=a.shape) for a in group] for group in params)
+    wild[0][0][:, 0] = np.nan
+    warm, _, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
+                                        iterations=10, start=wild)
     objective = values[net.output_name] @ C[0]
     assert np.all(best >= plain)
     assert np.all(plain >= value[:, 0] - 1e-9 * (1 + np.abs(value[:, 0])))
@@ -199,6 +208,7 @@ def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
     for d in range(D):
         assert inside[d].any()
         assert best[d] <= objective[inside[d]].min() + 1e-9
+        assert warm[d] <= objective[inside[d]].min() + 1e-9
 
 
 def test_auto_uses_relu_split_bab_for_many_inputs():

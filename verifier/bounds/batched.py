@@ -398,7 +398,8 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                            scales: list[np.ndarray], pre_lower: list[np.ndarray],
                            pre_upper: list[np.ndarray], states: list[np.ndarray],
                            rows: np.ndarray, iterations: int = 20, lr_alpha: float = 0.1,
-                           lr_beta: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+                           lr_beta: float = 0.05, start: tuple[list, list] | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, tuple[list, list]]:
     """Lower bounds of ``rows_d @ f(x)`` on B ReLU-split sub-domains with optimised lower
     slopes (alpha) and split multipliers (beta), as alpha-beta-CROWN does.
 
@@ -425,8 +426,13 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     Args:
         rows: (B, n_out) one objective row per domain.
         states: per ReLU layer (B, n_r) split states (+1 active, -1 inactive, 0 free).
+        start: optional ``(alpha, beta)``, per ReLU layer (B, n_r) each, to start from
+            (warm start, e.g. the parent domain's optimised values). NaN entries take the
+            default (DeepPoly's slope, beta 0); the others are projected onto [0, 1] and
+            [0, inf). Entries of stable or unsplit neurons are ignored.
     Returns:
-        (bound (B,), x (B, n_in): the box corner minimising the best bound's linear form).
+        (bound (B,), x (B, n_in): the box corner minimising the best bound's linear form,
+        (alpha, beta): per ReLU layer (B, n_r) the values that gave each domain's bound).
     """
     last = len(chain) - 1
     B = rows.shape[0]
@@ -437,6 +443,11 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
             for r in range(n_relu)]
     alpha = [np.where(unstable[r], lines[r][0], 0.0) for r in range(n_relu)]
     beta = [np.zeros_like(sign[r]) for r in range(n_relu)]
+    if start is not None:
+        for r in range(n_relu):
+            a0, b0 = start[0][r], start[1][r]
+            alpha[r] = np.where(unstable[r] & np.isfinite(a0), np.clip(a0, 0.0, 1.0), alpha[r])
+            beta[r] = np.where((sign[r] != 0) & np.isfinite(b0), np.maximum(b0, 0.0), 0.0)
     base_margin = ROUNDING_MARGIN * (np.abs(rows) @ scales[last]) + TINY
 
     def forward(alpha, beta):
@@ -458,8 +469,9 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         return value - margin, x, (Y, A, NEG)
 
     best, best_x, saved = forward(alpha, beta)
+    best_params = ([a.copy() for a in alpha], [b_.copy() for b_ in beta])
     if iterations <= 0 or n_relu == 0:
-        return best, best_x
+        return best, best_x, best_params
     mom = {}
     b1, b2 = 0.9, 0.999
     has_split = [np.any(sign[r] != 0) for r in range(n_relu)]
@@ -494,4 +506,7 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         better = value > best
         best = np.where(better, value, best)
         best_x[better] = x[better]
-    return best, best_x
+        for r in range(n_relu):
+            best_params[0][r][better] = alpha[r][better]
+            best_params[1][r][better] = beta[r][better]
+    return best, best_x, best_params

@@ -113,7 +113,7 @@ def _split_lp_bound(coef: np.ndarray, const: float, G: np.ndarray, h: np.ndarray
 
 def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
                max_open: int = 20000, rebound: bool = True, dual_iterations: int = 60,
-               alpha_beta_iterations: int = 20):
+               alpha_beta_iterations: int = 20, warm_start: bool = True):
     """Branch and bound over ReLU splits; returns (sound lower bound, best input found).
 
     The bound is the minimum over the proved sub-domains when the search finishes (> 0
@@ -124,6 +124,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
     bounds the split LPs of all open domains at once by dual ascent
     (:func:`box_rows_dual_bound`) and solves the exact LP only at leaves (every ReLU
     fixed); 0 solves the exact LP for every domain the box bound does not prove.
+    ``warm_start`` starts each domain's alpha-beta steps from its parent's optimised
+    values instead of DeepPoly's slopes.
     """
     net, case = ctx.net, ctx.case
     try:
@@ -146,6 +148,11 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
     open_lo = [root[names[r]].lower[None, :].copy() for r in range(relu_layers)]
     open_hi = [root[names[r]].upper[None, :].copy() for r in range(relu_layers)]
     open_state = [np.zeros((1, x.shape[1]), dtype=np.int8) for x in open_lo]
+    # warm start of the alpha-beta bound: each domain's optimised slopes and multipliers
+    # (NaN: none yet), inherited by its children (float32: half the memory, any value is
+    # sound)
+    open_alpha = [np.full(x.shape, np.nan, dtype=np.float32) for x in open_lo]
+    open_beta = [np.full(x.shape, np.nan, dtype=np.float32) for x in open_lo]
     open_first = np.array([-1])
     open_key = np.array([-np.inf])
     proved_min = np.inf
@@ -171,11 +178,15 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         lo = [x[take] for x in open_lo]
         hi = [x[take] for x in open_hi]
         state = [x[take] for x in open_state]
+        alpha = [x[take] for x in open_alpha]
+        beta = [x[take] for x in open_beta]
         # rebound=False keeps the intermediate bounds of the root (as beta-CROWN does)
         first = int(open_first[take].min()) if rebound else relu_layers - 1
         open_lo = [x[keep] for x in open_lo]
         open_hi = [x[keep] for x in open_hi]
         open_state = [x[keep] for x in open_state]
+        open_alpha = [x[keep] for x in open_alpha]
+        open_beta = [x[keep] for x in open_beta]
         open_first, open_key = open_first[keep], open_key[keep]
         counts["steps"] += 1
         counts["domains"] += take.size
@@ -198,10 +209,15 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
             # optimised slopes and split multipliers (alpha-beta-CROWN) on the best row
             todo = np.flatnonzero(bound <= 0)
             if todo.size:
-                opt, xs = ctx.timed("bab_alpha_beta", lambda: optimized_output_bound(
-                    chain, case.lower, case.upper, scales, [x[todo] for x in lo],
-                    [x[todo] for x in hi], [x[todo] for x in state], C[row[todo]],
-                    alpha_beta_iterations))
+                opt, xs, (a_opt, b_opt) = ctx.timed("bab_alpha_beta", lambda: (
+                    optimized_output_bound(
+                        chain, case.lower, case.upper, scales, [x[todo] for x in lo],
+                        [x[todo] for x in hi], [x[todo] for x in state], C[row[todo]],
+                        alpha_beta_iterations,
+                        start=([x[todo] for x in alpha], [x[todo] for x in beta])
+                        if warm_start else None)))
+                for r in range(relu_layers):
+                    alpha[r][todo], beta[r][todo] = a_opt[r], b_opt[r]
                 opt = opt - c0[row[todo]] - 4e-16 * (np.abs(opt) + np.abs(c0[row[todo]]))
                 better = opt > bound[todo]
                 bound[todo[better]] = opt[better]
@@ -257,6 +273,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         lo = [x[open_idx] for x in lo]
         hi = [x[open_idx] for x in hi]
         state = [x[open_idx] for x in state]
+        alpha = [x[open_idx] for x in alpha]
+        beta = [x[open_idx] for x in beta]
         sub_relu = {r: on_relu[r][open_idx] for r in on_relu}
         scores = _branch_scores(sub_relu, lo, hi, row[open_idx])
         flat = np.concatenate(scores, axis=1)
@@ -287,6 +305,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
         open_hi = [np.vstack([o, x, i]) for o, x, i in zip(open_hi, hi, inactive_hi)]
         open_state = [np.vstack([o, a, i]) for o, a, i in
                       zip(open_state, active_state, inactive_state)]
+        open_alpha = [np.vstack([o, a, a]) for o, a in zip(open_alpha, alpha)]
+        open_beta = [np.vstack([o, x, x]) for o, x in zip(open_beta, beta)]
         open_first = np.concatenate([open_first, layer, layer])
         key = bound[open_idx]
         open_key = np.concatenate([open_key, key, key])
