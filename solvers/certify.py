@@ -23,6 +23,8 @@ ray ``y`` whose bound is ``> 0`` certifies that no feasible ``x`` exists.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -36,14 +38,36 @@ def _gamma(k: np.ndarray | int) -> np.ndarray:
     return k * _U / (1.0 - k * _U)
 
 
+class MatrixParts(NamedTuple):
+    """What the certificate needs of a constraint matrix A, computed once per matrix.
+
+    Attributes:
+        At: A.T as CSR; abs_At: |A|.T as CSR; col_nnz: (n,) nonzeros per column of A.
+    """
+
+    At: sp.csr_matrix
+    abs_At: sp.csr_matrix
+    col_nnz: np.ndarray
+
+
+def matrix_parts(A: sp.spmatrix) -> MatrixParts:
+    """The transposes and column counts of ``A`` used by :func:`certified_lower_bound`
+    (callers that bound many objectives over one matrix compute them once)."""
+    At = sp.csr_matrix(A.T)
+    return MatrixParts(At, abs(At), np.diff(sp.csc_matrix(A).indptr))
+
+
 def certified_lower_bound(model: LinearModel, row_multipliers: np.ndarray,
-                          c: np.ndarray | None = None) -> float:
+                          c: np.ndarray | None = None, parts: MatrixParts | None = None
+                          ) -> float:
     """A rigorous lower bound on ``min c @ x`` over the model's feasible set.
 
     Args:
         model: the LP (integrality ignored: a bound on the LP bounds the MILP too).
         row_multipliers: (m,) any real vector, typically HiGHS's ``row_dual``.
         c: (n,) objective to bound; defaults to ``model.c``. The model's offset is added.
+        parts: ``matrix_parts(model.A)`` if already computed (must be of this very
+            matrix; only saves time).
 
     Returns:
         A float ``B`` with ``c @ x + offset >= B`` for every feasible ``x`` (exact real
@@ -58,12 +82,10 @@ def certified_lower_bound(model: LinearModel, row_multipliers: np.ndarray,
     # multipliers meeting an infinite row bound are dropped (valid: y is ours to choose)
     y = np.where((y > 0) & ~np.isfinite(rl), 0.0, y)
     y = np.where((y < 0) & ~np.isfinite(ru), 0.0, y)
-    A = model.A
-    At = A.T.tocsr()
+    At, abs_At, col_nnz = matrix_parts(model.A) if parts is None else parts
     r = c - At @ y
     # |fl(r) - r| <= gamma_{nnz_j + 1} (|c| + |A|^T |y|)
-    col_nnz = np.diff(sp.csc_matrix(A).indptr)
-    r_err = _gamma(col_nnz + 1) * (np.abs(c) + abs(At) @ np.abs(y))
+    r_err = _gamma(col_nnz + 1) * (np.abs(c) + abs_At @ np.abs(y))
 
     # row part: sum_i y_i * (rl_i or ru_i)
     row_bound = np.where(y > 0, rl, np.where(y < 0, ru, 0.0))
@@ -91,7 +113,8 @@ def certified_lower_bound(model: LinearModel, row_multipliers: np.ndarray,
     return float(np.nextafter(bound, -np.inf))
 
 
-def certified_infeasible(model: LinearModel, dual_ray: np.ndarray) -> bool:
+def certified_infeasible(model: LinearModel, dual_ray: np.ndarray,
+                         parts: MatrixParts | None = None) -> bool:
     """True when ``dual_ray`` (either sign) proves that the model has no feasible point.
 
     With ``c = 0`` the Lagrangian bound is a lower bound on 0 for every feasible point;
@@ -99,5 +122,5 @@ def certified_infeasible(model: LinearModel, dual_ray: np.ndarray) -> bool:
     """
     zero = np.zeros(model.n_cols)
     ray = np.asarray(dual_ray, dtype=np.float64)
-    return any(certified_lower_bound(model, sign * ray, c=zero) - model.offset > 0
+    return any(certified_lower_bound(model, sign * ray, c=zero, parts=parts) - model.offset > 0
                for sign in (1.0, -1.0))

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from solvers.certify import MatrixParts, matrix_parts
 from solvers.model import LinearModel
 from solvers.result import SolveResult, Status
 
@@ -129,6 +130,7 @@ class HighsBackend:
         self._apply_options()
         self.model: LinearModel | None = None
         self.total_time = 0.0
+        self._parts: MatrixParts | None = None   # of self.model.A, reset when A changes
 
     def _apply_options(self) -> None:
         h, o = self.highs, self.options
@@ -170,6 +172,14 @@ class HighsBackend:
         if status == highspy.HighsStatus.kError:
             raise ValueError("HiGHS rejected the model (passModel returned an error)")
         self.model = model
+        self._parts = None
+
+    def matrix_parts(self) -> MatrixParts:
+        """:func:`solvers.certify.matrix_parts` of the loaded matrix, computed once (the
+        objective and column bounds change per solve, the matrix only by :meth:`add_rows`)."""
+        if self._parts is None:
+            self._parts = matrix_parts(self.model.A)
+        return self._parts
 
     def set_objective(self, c: np.ndarray, offset: float = 0.0) -> None:
         """Replace the objective (minimisation) without reloading the model."""
@@ -204,6 +214,7 @@ class HighsBackend:
         m = self.model
         row_names = (None if m.row_names is None else
                      list(m.row_names) + (names or [f"cut{first + k}" for k in range(A.shape[0])]))
+        self._parts = None
         self.model = replace(m, A=sp.vstack([m.A, A]).tocsr(),
                              row_lower=np.concatenate([m.row_lower, lower]),
                              row_upper=np.concatenate([m.row_upper, upper]),

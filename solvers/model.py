@@ -45,7 +45,8 @@ class LinearModel:
 
     def __post_init__(self):
         n = int(np.asarray(self.c).size)
-        A = sp.csr_matrix(self.A, dtype=np.float64)
+        A = (self.A if isinstance(self.A, sp.csr_matrix) and self.A.dtype == np.float64
+             else sp.csr_matrix(self.A, dtype=np.float64))   # replace() passes it as is
         if A.shape[1] != n:
             raise ValueError(f"A has {A.shape[1]} columns, c has {n} entries")
         m = A.shape[0]

@@ -127,6 +127,59 @@ def _chain_instance(seed: int, n_in: int, widths: list[int], n_samples: int):
     return rng, net, lo, hi, chain, scales, bounds, affine, X, net.forward(X, all_nodes=True)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_cutting_dead_neurons_changes_no_bound(seed):
+    """Back-substitution through only the live neurons (not inactive in every domain, or
+    split) gives the same constants, input coefficients, early-stop bounds and recorded
+    coefficients on the live neurons as through all of them; the per-domain input minimum
+    equals the box minimum of the full coefficients."""
+    from verifier.bounds.batched import (_backsub_linear, _box_minimum, _input_minimum,
+                                         _lines, _live_neurons, _restrict, _take)
+    rng, net, lo, hi, chain, scales, bounds, affine, X, values = _chain_instance(
+        seed, 4, [10, 10, 10], 10)
+    D = 5
+    pre_lo, pre_hi, states = [], [], []
+    for name in affine[:-1]:
+        l = np.repeat(bounds[name].lower[None, :], D, axis=0)
+        u = np.repeat(bounds[name].upper[None, :], D, axis=0)
+        # kill a random half of the neurons in every domain (u = min(u, 0): still a
+        # valid sub-domain description for this test of arithmetic), split a few
+        dead = rng.random(l.shape[1]) < 0.5
+        u[:, dead] = np.minimum(u[:, dead], 0.0)
+        l = np.minimum(l, u)
+        state = np.zeros(l.shape, dtype=np.int8)
+        pick = rng.random(l.shape) < 0.1
+        state[pick & dead] = -1
+        pre_lo.append(l)
+        pre_hi.append(u)
+        states.append(state)
+    lines = [_lines(l, u) for l, u in zip(pre_lo, pre_hi)]
+    shifts = [rng.uniform(0, 1, size=s.shape) * (s != 0) for s in states]
+    keep = _live_neurons(lines, states)
+    assert any(k.size < l.shape[1] for k, l in zip(keep, pre_lo))      # something is cut
+    last = len(chain) - 1
+    M = rng.normal(size=(D, 2, chain[last][0].shape[0]))
+    full_rec, cut_rec = {}, {}
+    full = _backsub_linear(chain, last, M, lines, record=full_rec, stops=(pre_lo, pre_hi),
+                           shifts=shifts)
+    cut = _backsub_linear(_restrict(chain, last, keep), last, M, _take(lines, keep),
+                          record=cut_rec, stops=(_take(pre_lo, keep), _take(pre_hi, keep)),
+                          shifts=_take(shifts, keep))
+    for a, b in zip(full, cut):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for r in full_rec:
+        np.testing.assert_allclose(full_rec[r][:, :, keep[r]], cut_rec[r], rtol=1e-12,
+                                   atol=1e-12)
+    const, coef0, _ = _backsub_linear(chain, last, M, lines, stops=(pre_lo, pre_hi),
+                                      shifts=shifts, to_input=False)
+    W0, b0, _ = chain[0]
+    lo_b, hi_b = np.repeat(lo[None, :], D, axis=0), np.repeat(hi[None, :], D, axis=0)
+    np.testing.assert_allclose(const + _input_minimum(coef0, W0, b0, lo_b, hi_b),
+                               _box_minimum(full[0], full[1], lo_b, hi_b),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_split_constraints_hold_on_their_subdomain():
     """Every input of a sub-domain (ReLUs fixed by the signs at a sampled point) satisfies
     the input-space rows ``G x <= h`` of its split constraints."""

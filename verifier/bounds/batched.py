@@ -51,7 +51,8 @@ def _bmv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _backsub_linear(chain, j, M, lines, record: dict | None = None,
-                    stops: tuple[list, list] | None = None, shifts: list | None = None):
+                    stops: tuple[list, list] | None = None, shifts: list | None = None,
+                    to_input: bool = True):
     """Back-substitute rows M (B, k, n_j) of ``z_j`` to the input through the ReLU lines.
 
     Returns ``(const (B, k), coef (B, k, n_in))`` with ``const + coef @ x <= M z_j`` for
@@ -62,13 +63,17 @@ def _backsub_linear(chain, j, M, lines, record: dict | None = None,
     bound obtained by stopping at a ReLU layer and concretising over its output bounds
     (see :func:`_backsub_early`). ``shifts`` (per ReLU layer, (B, n_r) or None) are added
     to every row's coefficients on the layer's pre-activation once its ReLU is relaxed
-    (the split multipliers of :func:`optimized_output_bound`).
+    (the split multipliers of :func:`optimized_output_bound`). With ``to_input=False``
+    the last step (through layer 0) is left out: ``coef`` is then over ``z_0``, the
+    pre-activation of layer 0 (see :func:`_input_minimum`).
     """
     B, k, _ = M.shape
     const = np.zeros((B, k))
     best = np.full((B, k), -np.inf)
     for i in range(j, -1, -1):
         W, b, _ = chain[i]
+        if i == 0 and not to_input:
+            break
         const += M @ b
         M = (M.reshape(B * k, -1) @ W).reshape(B, k, -1)
         if i == 0:
@@ -99,8 +104,25 @@ def _backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper):
     tightening, splits): on mnistfc 256x4 prop_5_0.03 ``bab`` needed 419 sub-domains with
     it and 623 without.
     """
-    const, coef, best = _backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper))
-    return np.maximum(best, _box_minimum(const, coef, lower, upper))
+    const, coef0, best = _backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper),
+                                         to_input=False)
+    W0, b0, _ = chain[0]
+    return np.maximum(best, const + _input_minimum(coef0, W0, b0, lower, upper))
+
+
+def _input_minimum(M: np.ndarray, W0: np.ndarray, b0: np.ndarray, lower: np.ndarray,
+                   upper: np.ndarray) -> np.ndarray:
+    """``min over each box of M_d @ (W0 x + b0)``, (B, k), for M (B, k, n_0).
+
+    The same sums as ``_box_minimum`` of the coefficients ``M @ W0``, but one domain at a
+    time, so that its (k, n_in) coefficients stay in cache: with many rows and a wide
+    input (784) the (B, k, n_in) array is what made the bound memory bound (5x slower).
+    """
+    out = M @ b0
+    for d in range(M.shape[0]):
+        X = M[d] @ W0
+        out[d] += np.maximum(X, 0.0) @ lower[d] + np.minimum(X, 0.0) @ upper[d]
+    return out
 
 
 def _box_minimum(const, coef, lower, upper):
@@ -111,6 +133,57 @@ def _box_minimum(const, coef, lower, upper):
 def _backsub(chain, j, M, lines, lower, upper):
     """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin."""
     return _box_minimum(*_backsub_linear(chain, j, M, lines), lower, upper)
+
+
+def _live_neurons(lines: list, states: list | None = None) -> list[np.ndarray]:
+    """Per ReLU layer, the neurons a batch's back-substitution has to carry.
+
+    A neuron whose lines are all 0 in every domain (inactive everywhere: ``u <= 0``) has
+    output 0: after its ReLU is relaxed its coefficients are exact zeros, and dropping its
+    column changes no sum. A split neuron is kept (its multiplier adds to the
+    coefficients, see ``shifts`` of :func:`_backsub_linear`).
+    """
+    keep = []
+    for r, (a_lo, a_up, c_up) in enumerate(lines):
+        live = np.any((a_lo != 0) | (a_up != 0) | (c_up != 0), axis=0)
+        if states is not None:
+            live |= np.any(states[r] != 0, axis=0)
+        keep.append(np.flatnonzero(live))
+    return keep
+
+
+def _restrict(chain, j: int, keep: list[np.ndarray], top: np.ndarray | None = None):
+    """Layers ``0..j`` of the chain with each ReLU layer ``r < j`` cut to its neurons
+    ``keep[r]`` (rows of ``W_r``, columns of ``W_{r+1}``) and layer ``j`` to the rows
+    ``top`` (all when None). Back-substitution through it equals the full one when the
+    dropped neurons are those :func:`_live_neurons` leaves out."""
+    out = []
+    for i in range(j + 1):
+        W, b, relu = chain[i]
+        rows = keep[i] if i < j else top
+        if rows is not None:
+            W, b = W[rows], b[rows]
+        if i > 0:
+            W = W[:, keep[i - 1]]
+        out.append((np.ascontiguousarray(W), b, relu))
+    return out
+
+
+def _take(per_layer: list, keep: list[np.ndarray]) -> list:
+    """Per ReLU layer arrays (B, n_r), or tuples of them, cut to the columns ``keep[r]``."""
+    return [tuple(x[:, keep[r]] for x in a) if isinstance(a, tuple) else a[:, keep[r]]
+            for r, a in enumerate(per_layer)]
+
+
+def _widen(record: dict, keep: list[np.ndarray], sizes: list[int]) -> dict:
+    """Records of a cut back-substitution (B, k, |keep_r|) back to (B, k, n_r) with zeros
+    on the dropped neurons."""
+    full = {}
+    for r, M in record.items():
+        out = np.zeros(M.shape[:2] + (sizes[r],))
+        out[:, :, keep[r]] = M
+        full[r] = out
+    return full
 
 
 def magnitude_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray,
@@ -225,6 +298,7 @@ def split_constraints(chain, scales: list[np.ndarray], lines: list, states: list
     """
     B = states[0].shape[0]
     n_in = chain[0][0].shape[1]
+    keep = _live_neurons(lines)
     Gs, hs = [], []
     for r, state in enumerate(states):
         counts = np.count_nonzero(state, axis=1)
@@ -239,7 +313,10 @@ def split_constraints(chain, scales: list[np.ndarray], lines: list, states: list
         sign = np.where(state[dom, neuron] > 0, -1.0, 1.0)   # rows s e_i with s z_i <= 0
         M[dom, slot, neuron] = sign
         margin[dom, slot] = ROUNDING_MARGIN * scales[r][neuron] + TINY
-        const, coef = _backsub_linear(chain, r, M, lines)
+        split = np.flatnonzero(np.any(state != 0, axis=0))
+        const, coef = _backsub_linear(_restrict(chain, r, keep, split), r,
+                                      np.ascontiguousarray(M[:, :, split]),
+                                      _take(lines[:r], keep))
         Gs.append(coef)
         hs.append(np.where(margin > 0, -const + margin, 1.0))
     if not Gs:
@@ -291,6 +368,7 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     lo_b = np.broadcast_to(box_lower, (B, box_lower.size))
     hi_b = np.broadcast_to(box_upper, (B, box_upper.size))
     lines = []
+    keep = []      # per ReLU layer, the neurons not inactive in every domain
     for j, (W, b, relu_after) in enumerate(chain):
         if not relu_after:
             break
@@ -298,25 +376,28 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
             l, u = pre_lower[j], pre_upper[j]
             idx = np.flatnonzero(np.any((l < 0) & (u > 0), axis=0))
             if idx.size:
-                eye = np.zeros((idx.size, l.shape[1]))
-                eye[np.arange(idx.size), idx] = 1.0
+                # rows +-e_i of the unstable neurons, through the live neurons only
+                eye = np.eye(idx.size)
                 rows = np.ascontiguousarray(np.broadcast_to(np.concatenate([eye, -eye]),
-                                                            (B, 2 * idx.size, l.shape[1])))
-                value = _backsub_early(chain, j, rows, lines, pre_lower, pre_upper,
-                                       lo_b, hi_b)
+                                                            (B, 2 * idx.size, idx.size)))
+                value = _backsub_early(_restrict(chain, j, keep, idx), j, rows,
+                                       _take(lines, keep), _take(pre_lower[:j], keep),
+                                       _take(pre_upper[:j], keep), lo_b, hi_b)
                 margin = ROUNDING_MARGIN * scales[j][idx] + TINY
                 l[:, idx] = np.maximum(l[:, idx], value[:, :idx.size] - margin)
                 u[:, idx] = np.minimum(u[:, idx], -value[:, idx.size:] + margin)
         lines.append(_lines(pre_lower[j], pre_upper[j]))
+        keep.extend(_live_neurons(lines[-1:]))
     last = len(chain) - 1
     if chain[last][2] or len(lines) != last:
         raise NetworkError("split bounds need a ReLU after every layer but the last")
     C = np.atleast_2d(C)
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
-    on_relu: dict = {}
+    cut_record: dict = {}
     const, input_coef, *stopped = _backsub_linear(
-        chain, last, M, lines, record=on_relu,
-        stops=(pre_lower, pre_upper) if early else None)
+        _restrict(chain, last, keep), last, M, _take(lines, keep), record=cut_record,
+        stops=(_take(pre_lower, keep), _take(pre_upper, keep)) if early else None)
+    on_relu = _widen(cut_record, keep, [x.shape[1] for x in pre_lower])
     margin = ROUNDING_MARGIN * (np.abs(C) @ scales[last]) + TINY
     value = _box_minimum(const, input_coef, lo_b, hi_b)
     if stopped:
@@ -449,14 +530,20 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
             alpha[r] = np.where(unstable[r] & np.isfinite(a0), np.clip(a0, 0.0, 1.0), alpha[r])
             beta[r] = np.where((sign[r] != 0) & np.isfinite(b0), np.maximum(b0, 0.0), 0.0)
     base_margin = ROUNDING_MARGIN * (np.abs(rows) @ scales[last]) + TINY
+    # the back-substitution carries only the neurons live in some domain (or split)
+    keep = _live_neurons(lines, states)
+    cut_chain = _restrict(chain, last, keep)
+    cut_stops = (_take(pre_lower, keep), _take(pre_upper, keep))
+    sizes = [x.shape[1] for x in pre_lower]
 
     def forward(alpha, beta):
         relaxed = [(np.where(unstable[r], alpha[r], lines[r][0]), lines[r][1], lines[r][2])
                    for r in range(n_relu)]
         record: dict = {}
         const, coef, early = _backsub_linear(
-            chain, last, rows[:, None, :], relaxed, record=record,
-            stops=(pre_lower, pre_upper), shifts=[beta[r] * sign[r] for r in range(n_relu)])
+            cut_chain, last, rows[:, None, :], _take(relaxed, keep), record=record,
+            stops=cut_stops, shifts=_take([beta[r] * sign[r] for r in range(n_relu)], keep))
+        record = _widen(record, keep, sizes)
         const, y, early = const[:, 0], coef[:, 0], early[:, 0]
         x = np.where(y > 0, box_lower, box_upper)
         value = np.maximum(const + np.sum(y * x, axis=1), early)

@@ -21,9 +21,11 @@ def certified_minimum(backend: HighsBackend, limits: SolveLimits = SolveLimits()
     result = backend.solve(limits)
     model: LinearModel = backend.model
     if result.status == Status.INFEASIBLE:
-        if result.dual_ray is not None and certified_infeasible(model, result.dual_ray):
+        if result.dual_ray is not None and certified_infeasible(
+                model, result.dual_ray, parts=backend.matrix_parts()):
             return np.inf, result
         return -np.inf, result
     if result.row_duals is None:
         return -np.inf, result
-    return certified_lower_bound(model, result.row_duals), result
+    return certified_lower_bound(model, result.row_duals,
+                                 parts=backend.matrix_parts()), result
