@@ -89,16 +89,21 @@ def test_highs_and_pulp_agree(params):
     assert highs.objective == pytest.approx(cbc.objective, rel=1e-6, abs=1e-6)
 
 
-def test_certificate_rejects_bad_duals_soundly():
-    """Any multipliers give a valid bound: random ones are never above the optimum."""
-    rng = np.random.default_rng(0)
+def _output_difference_lp(seed: int):
+    """(rng, the triangle LP of a random 3-input net with objective ``y_0 - y_1``)."""
+    rng = np.random.default_rng(seed)
     net = random_network(rng, 3, [6, 6], 2)
     lo, hi = random_box(rng, 3)
     db = deeppoly_bounds(net, lo, hi)
     encoded = encode_network(net, db, triangle_blocks(net, db))
     c = np.zeros(encoded.model.n_cols)
     c[encoded.columns[net.output_name]] = [1.0, -1.0]
-    model = encoded.model.with_objective(c)
+    return rng, encoded.model.with_objective(c)
+
+
+def test_certificate_rejects_bad_duals_soundly():
+    """Any multipliers give a valid bound: random ones are never above the optimum."""
+    rng, model = _output_difference_lp(0)
     backend = HighsBackend()
     backend.load(model)
     opt = backend.solve()
@@ -113,15 +118,9 @@ def test_backend_matrix_parts_follow_the_matrix():
     """The certificate's cached transposes give the same bound bit for bit, and the
     backend recomputes them when rows are added (never certifies with a stale matrix)."""
     import scipy.sparse as sp
-    rng = np.random.default_rng(1)
-    net = random_network(rng, 3, [6, 6], 2)
-    lo, hi = random_box(rng, 3)
-    db = deeppoly_bounds(net, lo, hi)
-    encoded = encode_network(net, db, triangle_blocks(net, db))
-    c = np.zeros(encoded.model.n_cols)
-    c[encoded.columns[net.output_name]] = [1.0, -1.0]
+    rng, model = _output_difference_lp(1)
     backend = HighsBackend()
-    backend.load(encoded.model.with_objective(c))
+    backend.load(model)
     for step in range(3):
         bound, result = certified_minimum(backend)
         assert bound == certified_lower_bound(backend.model, result.row_duals)
