@@ -37,19 +37,19 @@ verification"). Many sub-domains are bounded per step with one matrix product pe
 Measured (mnistfc 256x4 prop_5_0.03, 150 s, one core): DeepPoly + split LPs proved 4 of 9
 disjuncts (12.5k sub-domains), as many as ``milp``; with the batched dual ascent instead of
 one HiGHS LP per domain the search trees were identical and bounding 3x cheaper; with the
-optimised alpha-beta bound all 9 were proved in 24 s (16 s of it the root's LP
-tightening), through ~400-600 sub-domains; with each domain's alpha-beta steps started from
-its parent's values, 361 (within the run-to-run noise below). Bounding skips the neurons inactive in every domain of a batch
-and takes the input-box minimum one domain at a time (same bounds): on 256x4 2022
-prop_14_0.05 ~195 sub-domains/s instead of ~60. The magnitude scales of the rounding margins
-come from the root's tightened bounds (:func:`magnitude_scales` with ``pre_bounds``): from
-interval bounds they made the margin 0.66 on mnistfc 256x6 and no root was ever proved.
-``auto`` uses this method as its exact step for sequential networks with more than 12 free
-inputs (mnistfc at the competition limits: 256x4 35 of 52 known verdicts, 256x6 27 of 49).
-Tree sizes are noisy: three runs of the same code on 2021 prop_5_0.03 took 349, 363 and 365
-sub-domains (probably last-bit differences of BLAS sums that change branching decisions), and on
-2022 prop_14_0.05 one disjunct took 7.1k in one run and 10.7k in another; compare
-throughput, or many instances, not one tree.
+optimised alpha-beta bound all 9 were proved in 24 s (16 s of it the root's LP tightening),
+through ~400-600 sub-domains; with each domain's alpha-beta steps started from its parent's
+values, 361 (within the run-to-run noise below). Bounding skips the neurons inactive in
+every domain of a batch and takes the input-box minimum one domain at a time (same bounds):
+on 256x4 2022 prop_14_0.05 ~195 sub-domains/s instead of ~60. The magnitude scales of the
+rounding margins come from the root's tightened bounds (:func:`magnitude_scales` with
+``pre_bounds``): from interval bounds they made the margin 0.66 on mnistfc 256x6 and no root
+was ever proved. ``auto`` uses this method as its exact step for sequential networks with
+more than 12 free inputs (mnistfc at the competition limits: 256x4 35 of 52 known verdicts,
+256x6 27 of 49). Tree sizes are noisy: three runs of the same code on 2021 prop_5_0.03 took
+349, 363 and 365 sub-domains (probably last-bit differences of BLAS sums that change
+branching decisions), and on 2022 prop_14_0.05 one disjunct took 7.1k in one run and 10.7k
+in another; compare throughput, or many instances, not one tree.
 
 Soundness: every bound comes from :func:`split_domain_bounds`,
 :func:`optimized_output_bound` or :func:`box_rows_dual_bound` (each lowered by its rounding
