@@ -15,7 +15,9 @@ verification"). Many sub-domains are bounded per step with one matrix product pe
   upper line times the magnitude of its coefficient in the bound; BaBSR's score).
   Re-ranking the best 8 by their children's bounds with the parent's intermediate bounds
   (filtered smart branching) was tried: 2.3x more sub-domains on mnistfc 256x4 2022
-  prop_14_0.05 (10% fewer on 2021 prop_5_0.03), so it is not used.
+  prop_14_0.05 (331 instead of ~355 on 2021 prop_5_0.03, within the noise noted below),
+  so it is not used. Batches of 16 or 128 instead of 32 also needed more sub-domains
+  there.
 * Optimised bound (alpha-beta-CROWN, Xu et al. ICLR 2021, Wang et al. NeurIPS 2021):
   for the domains the box bound does not prove, the lower slopes of the unstable ReLUs
   (alpha in [0, 1]) and one Lagrange multiplier per split (beta >= 0, the split's
