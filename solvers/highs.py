@@ -228,7 +228,7 @@ class HighsBackend:
     def solve(self, limits: SolveLimits = SolveLimits()) -> SolveResult:
         """Solve the loaded model (minimisation) and read back what is available."""
         h = self.highs
-        h.setOptionValue("time_limit", float(max(limits.time_limit, 1e-3)))
+        h.setOptionValue("time_limit", self._run_clock_limit(limits.time_limit))
         h.setOptionValue("objective_bound", float(limits.objective_bound)
                          if limits.objective_bound is not None else float("inf"))
         is_mip = self.model.is_mip
@@ -248,6 +248,22 @@ class HighsBackend:
             for event, fn in subscriptions:
                 event.unsubscribe(fn)
         return self._read_result(is_mip, elapsed)
+
+    def _run_clock_limit(self, seconds: float) -> float:
+        """HiGHS's ``time_limit`` for a solve of at most ``seconds``.
+
+        HiGHS compares ``time_limit`` with the run clock of the Highs object, which adds up
+        *every* ``run()`` so far (ERGO-Code/HiGHS#1331, #1477; highspy has no
+        ``zeroAllClocks``). A plain per-solve value therefore let a warm-started sequence
+        of solves on one object (per-neuron LP tightening, cut rounds) hit the limit after
+        its first ``seconds`` in total: every later solve returned ``TIME_LIMIT`` at
+        iteration 0, with a sound but useless bound. The limit is set relative to the
+        clock's current reading instead.
+        """
+        seconds = float(max(seconds, 1e-3))
+        if not np.isfinite(seconds):
+            return float("inf")
+        return float(self.highs.getRunTime()) + seconds
 
     def _subscribe_mip_callbacks(self, limits: SolveLimits):
         h = self.highs

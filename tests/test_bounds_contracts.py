@@ -132,6 +132,27 @@ def test_backend_matrix_parts_follow_the_matrix():
         assert backend.matrix_parts().At.shape[1] == backend.model.n_rows
 
 
+def test_backend_time_limit_is_per_solve():
+    """``SolveLimits.time_limit`` bounds each solve, not the Highs object's total run time:
+    HiGHS's own option is compared with a clock that adds up every ``run()``, which once
+    made all but the first few seconds of a layer's warm-started LP tightening return
+    ``TIME_LIMIT`` at iteration 0."""
+    from solvers import Status
+    from solvers.highs import SolveLimits
+    from solvers.highs import HighsOptions
+    rng, model = _output_difference_lp(2)
+    backend = HighsBackend(HighsOptions(presolve=False))   # presolve alone may solve it
+    backend.load(model)
+    limit = 0.02
+    solves = 0
+    while backend.highs.getRunTime() < 5 * limit:
+        backend.set_objective(rng.normal(size=model.n_cols) * (model.c != 0))
+        result = backend.solve(SolveLimits(time_limit=limit))
+        assert result.status == Status.OPTIMAL, (solves, backend.highs.getRunTime())
+        solves += 1
+    assert solves > 5
+
+
 @settings(max_examples=30, deadline=None)
 @given(nets)
 def test_batched_deeppoly_is_sound_on_sub_boxes(params):
