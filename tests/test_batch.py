@@ -164,7 +164,10 @@ def test_killed_batch_resumes_without_loss_or_duplicates(tmp_path, sig):
     out = tmp_path / "results.csv"
     cmd = [sys.executable, "-m", "verifier.batch", str(csv_path), "--out", str(out),
            "--timeout", "20", "--workers", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    # a job started in the background of a non-interactive shell inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: restore the default
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if out.exists() and out.read_text().count("\n") >= 1 + 4:

@@ -222,3 +222,72 @@ def test_box_rows_dual_bound_between_box_and_lp(seed, n, S):
         assert dual[d] >= optimum - 0.5 * (optimum - box[d]) - 1e-6   # closes most of it
         feasible = x0[d]
         assert dual[d] <= const[d] + coef[d] @ feasible + 1e-9
+
+
+@settings(max_examples=30, deadline=None)
+@given(nets)
+def test_alpha_layer_bounds_between_lp_and_deeppoly(params):
+    """Optimised back-substitution of a layer (earlier bounds fixed) is sound: never above
+    the triangle LP's optimum over the same bounds (weak duality: any slopes are a dual
+    point) nor excluding a sample; with 0 steps it is DeepPoly-like, and its steps close
+    part of the gap to the LP."""
+    from verifier.bounds.alpha import alpha_layer_bounds
+    from verifier.bounds.batched import dense_chain
+    rng, net, lo, hi = _setup(params)
+    db = deeppoly_bounds(net, lo, hi)
+    pres = [net.inputs_of(r)[0] for r in net.relu_names()]
+    chain = dense_chain(net)
+    for j in range(1, len(pres)):
+        unstable = db[pres[j]].unstable()
+        if unstable.size == 0:
+            continue
+        fixed = ([db[p].lower for p in pres[:j]], [db[p].upper for p in pres[:j]])
+        a_lo, a_hi = alpha_layer_bounds(chain, lo, hi, *fixed, j, unstable, iterations=40)
+        z = net.forward(sample_box(rng, lo, hi, 300), all_nodes=True)[pres[j]][:, unstable]
+        assert np.all(z >= a_lo - 1e-12) and np.all(z <= a_hi + 1e-12)
+        encoded = encode_network(net, db, triangle_blocks(net, db), upto=pres[j])
+        backend = HighsBackend()
+        backend.load(encoded.model)
+        for k, col in enumerate(encoded.columns[pres[j]][unstable]):
+            for sign, alpha_bound in ((1.0, a_lo[k]), (-1.0, -a_hi[k])):
+                c = np.zeros(encoded.model.n_cols)
+                c[col] = sign
+                backend.set_objective(c)
+                optimum = backend.solve().objective
+                assert alpha_bound <= optimum + 1e-7 * (1 + abs(optimum))
+
+
+@settings(max_examples=30, deadline=None)
+@given(nets)
+def test_alpha_tightening_is_sound_and_inside_deeppoly(params):
+    """``TightenOptions(method="alpha")``: every sample inside, never looser than DeepPoly,
+    and no HiGHS solve."""
+    from verifier.verify.tighten import TightenOptions, tighten_bounds
+    rng, net, lo, hi = _setup(params)
+    db = deeppoly_bounds(net, lo, hi)
+    tight, stats = tighten_bounds(net, db, TightenOptions(method="alpha"))
+    assert stats["lps"] == 0
+    values = net.forward(sample_box(rng, lo, hi, 400), all_nodes=True)
+    for name in net.order:
+        assert tight[name].contains(values[name], tol=1e-12)
+        assert np.all(tight[name].lower >= db[name].lower)
+        assert np.all(tight[name].upper <= db[name].upper)
+
+
+def test_alpha_tightening_approaches_lp_tightening():
+    """On a net where the LP tightens, the alpha bounds close most of the DeepPoly-to-LP
+    gap (summed widths) and are never tighter than the LP's beyond rounding."""
+    from verifier.verify.tighten import TightenOptions, tighten_bounds
+    rng = np.random.default_rng(5)
+    net = random_network(rng, 5, [20, 20, 20], 3)
+    lo, hi = random_box(rng, 5)
+    db = deeppoly_bounds(net, lo, hi)
+    lp, _ = lp_tighten(net, db, TightenOptions(early_stop=False))
+    al, _ = tighten_bounds(net, db, TightenOptions(method="alpha", alpha_iterations=100))
+    pres = [net.inputs_of(r)[0] for r in net.relu_names()]
+    pre = pres[1]                 # same fixed bounds before it: a like-for-like comparison
+    assert np.all(al[pre].lower <= lp[pre].lower + 1e-6)
+    assert np.all(al[pre].upper >= lp[pre].upper - 1e-6)
+    total = lambda b: sum(float(np.sum(b[p].upper - b[p].lower)) for p in pres)  # noqa: E731
+    assert total(db) - total(lp) > 0.1
+    assert total(db) - total(al) >= 0.8 * (total(db) - total(lp))

@@ -62,7 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--result-file", metavar="OUT",
                    help="write a VNN-COMP result file (verdict + counterexample)")
     v.add_argument("--workers", type=int, default=1, help="processes for LP tightening")
-    v.add_argument("--no-tighten", action="store_true", help="skip per-neuron LP tightening")
+    v.add_argument("--no-tighten", action="store_true",
+                   help="skip the tightening of intermediate bounds (DeepPoly's only)")
+    v.add_argument("--tighten", choices=["lp", "alpha"], default="lp",
+                   help="tighten intermediate bounds by two LPs per unstable neuron (lp, "
+                        "default) or by optimised back-substitution (alpha, as alpha-CROWN: "
+                        "the same relaxation approached by gradient steps, all neurons of a "
+                        "layer at once; far faster on wide or deep nets, slightly looser)")
     v.add_argument("--k", type=int, default=3, help="k-ReLU group size (krelu)")
     v.add_argument("--ns", type=int, default=100, help="k-ReLU chunk size (krelu)")
     v.add_argument("--s", type=int, default=1, help="k-ReLU max overlap (krelu)")
@@ -117,9 +123,10 @@ def _load(args, with_spec=True):
 
 
 def _cmd_verify(args) -> int:
-    from verifier.verify import KReluOptions, VerifyOptions, verify
+    from verifier.verify import KReluOptions, TightenOptions, VerifyOptions, verify
     net, prop = _load(args)
     options = VerifyOptions(lp_tighten=not args.no_tighten, workers=args.workers,
+                            tighten=TightenOptions(method=args.tighten),
                             krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s,
                                                lp_tighten=args.krelu_tighten,
                                                milp_cuts=args.milp_cuts))

@@ -31,7 +31,7 @@ from verifier.verify.lp import certified_minimum
 from verifier.verify.options import VerifyOptions
 from verifier.verify.replay import Witness, replay
 from verifier.verify.result import DisjunctOutcome, Result
-from verifier.verify.tighten import lp_tighten, triangle_blocks
+from verifier.verify.tighten import tighten_bounds, triangle_blocks
 
 
 class _Timeout(Exception):
@@ -83,14 +83,15 @@ class CaseContext:
         return self._cache["deeppoly"]
 
     def tightened(self) -> dict[str, Bounds]:
-        """DeepPoly bounds, LP-tightened when the options ask for it (time permitting)."""
+        """DeepPoly bounds, tightened when the options ask for it (time permitting): by
+        per-neuron LPs, or by optimised back-substitution (``TightenOptions.method``)."""
         if "tightened" not in self._cache:
             bounds = self.deeppoly()
             if self.options.lp_tighten:
                 # leave at least half of the remaining time for the final LPs
                 deadline = time.monotonic() + 0.5 * max(self.remaining(), 0.0)
                 tighten_opts = replace(self.options.tighten, workers=self.options.workers)
-                bounds, stats = self.timed("lp_tighten", lambda: lp_tighten(
+                bounds, stats = self.timed("lp_tighten", lambda: tighten_bounds(
                     self.net, bounds, tighten_opts, executor=self.executor,
                     deadline=deadline, dp_options=self.options.deeppoly))
                 self.stats["lp_tighten"] = stats
