@@ -291,3 +291,31 @@ def test_alpha_tightening_approaches_lp_tightening():
     total = lambda b: sum(float(np.sum(b[p].upper - b[p].lower)) for p in pres)  # noqa: E731
     assert total(db) - total(lp) > 0.1
     assert total(db) - total(al) >= 0.8 * (total(db) - total(lp))
+
+
+@settings(max_examples=30, deadline=None)
+@given(nets)
+def test_alpha_rows_lower_below_samples_and_triangle_lp(params):
+    """Optimised lower bounds of output forms: below every sample and never above the
+    triangle LP's optimum over the same bounds; at least DeepPoly's back-substitution."""
+    from verifier.bounds.alpha import alpha_rows_lower
+    from verifier.bounds.batched import dense_chain
+    rng, net, lo, hi = _setup(params)
+    db = deeppoly_bounds(net, lo, hi)
+    pres = [db[net.inputs_of(r)[0]] for r in net.relu_names()]
+    C = rng.normal(size=(3, net.n_outputs))
+    value = alpha_rows_lower(dense_chain(net), lo, hi, [p.lower for p in pres],
+                             [p.upper for p in pres], C, iterations=40)
+    samples = net.forward(sample_box(rng, lo, hi, 500)) @ C.T
+    assert np.all(value <= samples.min(axis=0) + 1e-12)
+    forms = output_form_bounds(net, C, db)
+    assert np.all(value >= forms.lower - 1e-6 * (1 + np.abs(forms.lower)))
+    encoded = encode_network(net, db, triangle_blocks(net, db))
+    backend = HighsBackend()
+    backend.load(encoded.model)
+    for row, bound in zip(C, value):
+        c = np.zeros(encoded.model.n_cols)
+        c[encoded.columns[net.output_name]] = row
+        backend.set_objective(c)
+        optimum = backend.solve().objective
+        assert bound <= optimum + 1e-7 * (1 + abs(optimum))

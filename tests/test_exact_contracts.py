@@ -95,6 +95,25 @@ def test_exact_methods_agree(p, threshold):
 
 @settings(max_examples=15, deadline=None)
 @given(params, st.floats(-1.0, 1.0))
+def test_alpha_tightened_methods_never_contradict_milp(p, threshold):
+    """With ``TightenOptions(method="alpha")`` (alpha bounds and margins in the place of
+    LPs) triangle, krelu and bab never contradict the MILP on the same property."""
+    from verifier.verify import TightenOptions, VerifyOptions
+    seed, n_in, widths = p
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_in, widths, 2)
+    lo, hi = random_box(rng, n_in)
+    prop = halfspace_property(lo, hi, [(np.array([[1.0, -1.0]]), np.array([threshold]))], 2)
+    exact = verify(net, prop, method="milp", timeout=20).verdict
+    assert exact in ("sat", "unsat")
+    options = VerifyOptions(tighten=TightenOptions(method="alpha"))
+    for method in ("triangle", "krelu", "bab"):
+        verdict = verify(net, prop, method=method, timeout=20, options=options).verdict
+        assert {verdict, exact} != {"sat", "unsat"}, (method, verdict, exact)
+
+
+@settings(max_examples=15, deadline=None)
+@given(params, st.floats(-1.0, 1.0))
 def test_relu_split_bab_agrees_with_milp(p, threshold):
     """``bab`` (ReLU-split branch and bound) is complete and sound: same verdict as the
     MILP, and its bound never exceeds the margin at sampled inputs."""

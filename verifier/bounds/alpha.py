@@ -62,3 +62,32 @@ def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     value, _, _ = optimized_output_bound(sub, box_lower, box_upper, scales, lo, hi, states,
                                          rows, iterations=iterations, lr_alpha=lr)
     return value[:k], -value[k:]
+
+
+def alpha_rows_lower(chain, box_lower: np.ndarray, box_upper: np.ndarray,
+                     pre_lower: list[np.ndarray], pre_upper: list[np.ndarray],
+                     rows: np.ndarray, iterations: int = 30, lr: float = 0.1) -> np.ndarray:
+    """Sound lower bounds of ``rows @ f(x)`` on the input box, by optimised slopes (one slope
+    vector per row), as :func:`alpha_layer_bounds` does for a hidden layer.
+
+    Args:
+        chain: :func:`~verifier.bounds.batched.dense_chain`, every layer but the last
+            followed by a ReLU.
+        pre_lower, pre_upper: per ReLU layer, (n_r,) sound pre-activation bounds.
+        rows: (m, n_out).
+
+    Returns:
+        (m,) lower bounds, rounding margin included.
+    """
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+    last = len(chain) - 1
+    fixed = [(np.asarray(pre_lower[r], dtype=np.float64), np.asarray(pre_upper[r], dtype=np.float64))
+             for r in range(last)]
+    scales = magnitude_scales(chain, box_lower, box_upper, fixed)
+    m = rows.shape[0]
+    lo = [np.broadcast_to(f[0], (m, f[0].size)) for f in fixed]
+    hi = [np.broadcast_to(f[1], (m, f[1].size)) for f in fixed]
+    states = [np.zeros((m, f[0].size), dtype=np.int8) for f in fixed]
+    value, _, _ = optimized_output_bound(chain, box_lower, box_upper, scales, lo, hi, states,
+                                         rows, iterations=iterations, lr_alpha=lr)
+    return value
