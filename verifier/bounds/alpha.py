@@ -1,4 +1,4 @@
-"""Optimised back-substitution (alpha-CROWN) of one layer's pre-activation bounds.
+"""Optimised back-substitution (alpha-CROWN) of pre-activation bounds and output forms.
 
 With the bounds of the earlier layers fixed, back-substituting ``+-z_i`` through the ReLU
 lines with lower slopes ``alpha`` in [0, 1] gives a sound bound for *every* choice of
@@ -47,20 +47,11 @@ def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     k = neurons.size
     if k == 0:
         return np.zeros(0), np.zeros(0)
-    sub = list(chain[: j + 1])
-    fixed = [(np.asarray(pre_lower[r], dtype=np.float64), np.asarray(pre_upper[r], dtype=np.float64))
-             for r in range(j)]
-    scales = magnitude_scales(sub, box_lower, box_upper, fixed)
-    n_j = sub[j][0].shape[0]
-    rows = np.zeros((2 * k, n_j))
+    rows = np.zeros((2 * k, chain[j][0].shape[0]))
     rows[np.arange(k), neurons] = 1.0
     rows[k + np.arange(k), neurons] = -1.0
-    B = 2 * k
-    lo = [np.broadcast_to(f[0], (B, f[0].size)) for f in fixed]
-    hi = [np.broadcast_to(f[1], (B, f[1].size)) for f in fixed]
-    states = [np.zeros((B, f[0].size), dtype=np.int8) for f in fixed]
-    value, _, _ = optimized_output_bound(sub, box_lower, box_upper, scales, lo, hi, states,
-                                         rows, iterations=iterations, lr_alpha=lr)
+    value = alpha_rows_lower(list(chain[: j + 1]), box_lower, box_upper, pre_lower[:j],
+                             pre_upper[:j], rows, iterations=iterations, lr=lr)
     return value[:k], -value[k:]
 
 
@@ -68,7 +59,8 @@ def alpha_rows_lower(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                      pre_lower: list[np.ndarray], pre_upper: list[np.ndarray],
                      rows: np.ndarray, iterations: int = 30, lr: float = 0.1) -> np.ndarray:
     """Sound lower bounds of ``rows @ f(x)`` on the input box, by optimised slopes (one slope
-    vector per row), as :func:`alpha_layer_bounds` does for a hidden layer.
+    vector per row). ``f`` is the chain's last layer (for a hidden layer, pass the chain
+    up to it: :func:`alpha_layer_bounds`).
 
     Args:
         chain: :func:`~verifier.bounds.batched.dense_chain`, every layer but the last
@@ -81,8 +73,8 @@ def alpha_rows_lower(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     """
     rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
     last = len(chain) - 1
-    fixed = [(np.asarray(pre_lower[r], dtype=np.float64), np.asarray(pre_upper[r], dtype=np.float64))
-             for r in range(last)]
+    fixed = [(np.asarray(pre_lower[r], dtype=np.float64),
+              np.asarray(pre_upper[r], dtype=np.float64)) for r in range(last)]
     scales = magnitude_scales(chain, box_lower, box_upper, fixed)
     m = rows.shape[0]
     lo = [np.broadcast_to(f[0], (m, f[0].size)) for f in fixed]

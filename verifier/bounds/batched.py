@@ -32,6 +32,17 @@ def dense_chain(net: Network) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     return [tuple(item) for item in chain]
 
 
+def relu_chain(net: Network) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """:func:`dense_chain` of a network whose every layer but the last is an affine layer
+    followed by a ReLU (what back-substitution over ReLU layers needs); raises
+    ``NetworkError`` otherwise."""
+    chain = dense_chain(net)
+    if (len(chain) != len(net.relu_names()) + 1
+            or not all(relu for _, _, relu in chain[:-1]) or chain[-1][2]):
+        raise NetworkError("needs affine + ReLU layers and an affine output layer")
+    return chain
+
+
 def _lines(l: np.ndarray, u: np.ndarray):
     """Batched ReLU lines (B, n) each: lower slope (min-area), upper slope and intercept."""
     active = l >= 0

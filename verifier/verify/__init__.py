@@ -6,5 +6,5 @@ from verifier.verify.replay import Witness, replay
 from verifier.verify.result import DisjunctOutcome, Result
 from verifier.verify.tighten import TightenOptions
 
-__all__ = ["verify", "VerifyOptions", "KReluOptions", "TightenOptions", "Result", "DisjunctOutcome", "Witness",
-           "replay"]
+__all__ = ["verify", "VerifyOptions", "KReluOptions", "TightenOptions", "Result",
+           "DisjunctOutcome", "Witness", "replay"]

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits, highs_version
 from verifier.bounds import Bounds, deeppoly_bounds, interval_bounds, output_form_bounds
 from verifier.bounds.alpha import alpha_rows_lower
-from verifier.bounds.batched import dense_chain
+from verifier.bounds.batched import relu_chain
 from verifier.bounds.interval import ROUNDING_MARGIN, TINY
 from verifier.encode import encode_network, with_disjunct
 from verifier.errors import NetworkError, TimeLimitReached, VerifierError
@@ -146,13 +146,10 @@ def alpha_margin_lower(ctx: CaseContext, A, b, bounds: dict[str, Bounds]) -> flo
     back-substitutions."""
     net = ctx.net
     try:
-        chain = dense_chain(net)
+        chain = relu_chain(net)
     except NetworkError:
         return -np.inf
-    relus = net.relu_names()
-    if len(chain) != len(relus) + 1 or not all(relu for _, _, relu in chain[:-1]):
-        return -np.inf
-    pres = [bounds[net.inputs_of(r)[0]] for r in relus]
+    pres = [bounds[net.inputs_of(r)[0]] for r in net.relu_names()]
     box = bounds[net.input_name]
     tighten = ctx.options.tighten
     lower = ctx.timed("bounds", lambda: alpha_rows_lower(

@@ -30,7 +30,7 @@ from solvers import LinearModel
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
 from verifier.bounds import Bounds, DeepPolyOptions, deeppoly_bounds
 from verifier.bounds.alpha import alpha_layer_bounds
-from verifier.bounds.batched import dense_chain
+from verifier.bounds.batched import relu_chain
 from verifier.encode import encode_network
 from verifier.errors import NetworkError
 from verifier.network import Network
@@ -193,11 +193,8 @@ def alpha_tighten(net: Network, bounds: dict[str, Bounds],
         (new bounds dict, stats with ``lps`` = 0, ``highs_time`` = 0, ``stabilised`` and
         ``alpha_rows``: bounds computed).
     """
-    chain = dense_chain(net)
-    relus = net.relu_names()
-    if len(chain) != len(relus) + 1 or not all(relu for _, _, relu in chain[:-1]):
-        raise NetworkError("alpha tightening needs affine + ReLU layers and an affine output")
-    pres = [net.inputs_of(relu)[0] for relu in relus]
+    chain = relu_chain(net)
+    pres = [net.inputs_of(relu)[0] for relu in net.relu_names()]
     box = bounds[net.input_name]
     bounds = dict(bounds)
     stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0, "alpha_rows": 0}
