@@ -299,6 +299,16 @@ def test_verify_each_method_mid_spec(method, capsys, small):
     assert out.splitlines()[0] in ("unsat", "unknown")   # it holds: never sat
 
 
+@pytest.mark.parametrize("method", ["triangle", "krelu", "bab"])
+def test_verify_tighten_alpha_mid_spec(method, capsys, small):
+    """``--tighten alpha`` runs end to end and stays sound on a property that holds."""
+    code, out, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small),
+                                      "--method", method, "--tighten", "alpha",
+                                      "--timeout", "20", "--quiet"])
+    assert code == 0, err
+    assert out.splitlines()[0] in ("unsat", "unknown")
+
+
 def test_verify_sat_witness_replays(tmp_path, capsys, small):
     result_file, out_json = tmp_path / "sat.txt", tmp_path / "sat.json"
     spec = _sat_spec(small)
