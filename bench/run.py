@@ -509,10 +509,10 @@ def parse_args(argv=None):
     p.add_argument("--krelu-tighten", action="store_true",
                    help="krelu also separates k-ReLU cuts in the per-neuron LP tightening "
                         "(the strongest, slowest configuration)")
-    p.add_argument("--tighten", choices=["lp", "alpha"], default="lp",
-                   help="how triangle/krelu/exact tighten intermediate bounds: two LPs per "
-                        "unstable neuron (lp, default) or optimised back-substitution "
-                        "(alpha, alpha-CROWN: much faster, slightly looser)")
+    p.add_argument("--tighten", choices=["lp", "alpha"], default="alpha",
+                   help="how triangle/krelu/exact tighten intermediate bounds: optimised "
+                        "back-substitution (alpha, default; alpha-CROWN) or two LPs per "
+                        "unstable neuron (lp, LP-ALL: exact optimum, much slower)")
     p.add_argument("--from-batch", nargs="+", metavar="CSV", default=None,
                    help="tabulate `verifier batch --out` CSVs instead of running (later "
                         "files override earlier rows of the same instance)")
@@ -556,7 +556,7 @@ def main(argv=None) -> int:
           f"({', '.join(methods)})", file=sys.stderr, flush=True)
     start = time.perf_counter()
     options = None
-    if args.krelu_tighten or args.tighten != "lp":
+    if args.krelu_tighten or args.tighten != "alpha":
         from verifier.verify import KReluOptions, TightenOptions, VerifyOptions
         options = VerifyOptions(krelu=KReluOptions(lp_tighten=args.krelu_tighten),
                                 tighten=TightenOptions(method=args.tighten))

@@ -49,9 +49,11 @@ class TightenOptions:
         lp_time_limit: seconds per LP.
         max_layers: tighten at most this many ReLU layers (None: all).
         workers: processes for the neurons of a layer (1: in this process).
-        method: ``"lp"`` (two LPs per unstable neuron) or ``"alpha"`` (optimised
-            back-substitution, :func:`alpha_tighten`; sequential nets only, others fall
-            back to ``"lp"``).
+        method: ``"alpha"`` (default: optimised back-substitution, :func:`alpha_tighten`;
+            sequential affine+ReLU chains, other nets fall back to ``"lp"``) or ``"lp"``
+            (two LPs per unstable neuron, LP-ALL). Measured with the HiGHS clock fix:
+            ERAN 9x100 tightening ~1 s instead of the 30 s budget; mnistfc 256x4/256x6
+            ``auto`` (bab) on 8 solved rows 1.2-4.3 s with alpha, 12-50 s with LPs.
         alpha_iterations, alpha_lr: gradient steps and step size of ``"alpha"``.
     """
 
@@ -59,7 +61,7 @@ class TightenOptions:
     lp_time_limit: float = 5.0
     max_layers: int | None = None
     workers: int = 1
-    method: str = "lp"
+    method: str = "alpha"
     alpha_iterations: int = 30
     alpha_lr: float = 0.1
 
