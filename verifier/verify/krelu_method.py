@@ -17,8 +17,9 @@ exists, else ``"separate"``):
 
 Per case (cached in ``ctx._cache`` so every disjunct of the case reuses it):
 
-1. bounds: ``ctx.tightened()`` (DeepPoly, LP-tightened with the triangle when
-   ``VerifyOptions.lp_tighten``); or, when ``KReluOptions.lp_tighten`` is set, DeepPoly
+1. bounds: ``ctx.tightened()`` (DeepPoly, tightened against the triangle when
+   ``VerifyOptions.lp_tighten``: alpha by default, per-neuron LPs with
+   ``TightenOptions.method == "lp"``); or, when ``KReluOptions.lp_tighten`` is set, DeepPoly
    bounds (alpha-tightened first with ``TightenOptions.method == "alpha"``)
    LP-tightened layer by layer with triangle + k-ReLU rows of the upstream layers
    (separated cuts with ``cuts="separate"``:
