@@ -555,11 +555,9 @@ def main(argv=None) -> int:
     print(f"# suite {args.suite}: {len(instances)} instances x {len(methods)} methods "
           f"({', '.join(methods)})", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    options = None
-    if args.krelu_tighten or args.tighten != "alpha":
-        from verifier.verify import KReluOptions, TightenOptions, VerifyOptions
-        options = VerifyOptions(krelu=KReluOptions(lp_tighten=args.krelu_tighten),
-                                tighten=TightenOptions(method=args.tighten))
+    from verifier.verify import KReluOptions, TightenOptions, VerifyOptions
+    options = VerifyOptions(krelu=KReluOptions(lp_tighten=args.krelu_tighten),
+                            tighten=TightenOptions(method=args.tighten))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = args.suite if shard is None else f"{args.suite}_shard{shard[0]}of{shard[1]}"

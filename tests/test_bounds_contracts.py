@@ -138,8 +138,7 @@ def test_backend_time_limit_is_per_solve():
     made all but the first few seconds of a layer's warm-started LP tightening return
     ``TIME_LIMIT`` at iteration 0."""
     from solvers import Status
-    from solvers.highs import SolveLimits
-    from solvers.highs import HighsOptions
+    from solvers.highs import HighsOptions, SolveLimits
     rng, model = _output_difference_lp(2)
     backend = HighsBackend(HighsOptions(presolve=False))   # presolve alone may solve it
     backend.load(model)
@@ -229,8 +228,8 @@ def test_box_rows_dual_bound_between_box_and_lp(seed, n, S):
 def test_alpha_layer_bounds_between_lp_and_deeppoly(params):
     """Optimised back-substitution of a layer (earlier bounds fixed) is sound: never above
     the triangle LP's optimum over the same bounds (weak duality: any slopes are a dual
-    point) nor excluding a sample; with 0 steps it is DeepPoly-like, and its steps close
-    part of the gap to the LP."""
+    point) nor excluding a sample. (How much of the gap to the LP it closes:
+    ``test_alpha_tightening_approaches_lp_tightening``.)"""
     from verifier.bounds.alpha import alpha_layer_bounds
     from verifier.bounds.batched import dense_chain
     rng, net, lo, hi = _setup(params)

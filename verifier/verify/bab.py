@@ -67,7 +67,7 @@ import scipy.sparse as sp
 
 from solvers import LinearModel
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
-from verifier.bounds.batched import (box_rows_dual_bound, dense_chain, magnitude_scales,
+from verifier.bounds.batched import (box_rows_dual_bound, magnitude_scales, relu_chain,
                                      optimized_output_bound, split_domain_bounds)
 from verifier.errors import NetworkError
 from verifier.network import Affine
@@ -141,10 +141,10 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
     """
     net, case = ctx.net, ctx.case
     try:
-        chain = dense_chain(net)
+        chain = relu_chain(net)
     except NetworkError:
         return milp_margin(ctx, A, b)
-    if len(chain) < 2 or not all(relu for _, _, relu in chain[:-1]):
+    if len(chain) < 2:
         return milp_margin(ctx, A, b)
     names = _chain_names(net)
     root = ctx.tightened()
