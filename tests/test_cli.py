@@ -309,6 +309,19 @@ def test_verify_tighten_alpha_mid_spec(method, capsys, small):
     assert out.splitlines()[0] in ("unsat", "unknown")
 
 
+@pytest.mark.parametrize("tighten", ["alpha", "lp"])
+def test_gap_command_names_the_tightened_row(tighten, tmp_path, capsys, small):
+    """``verifier gap --tighten T`` prints the table and its layer CSV has a row ``T``."""
+    csv_path = tmp_path / "gap.csv"
+    code, out, err = run_cli(capsys, ["gap", small["net"], _mid_spec(small),
+                                      "--methods", "deeppoly,triangle", "--tighten", tighten,
+                                      "--timeout", "20", "--quiet", "--csv", str(csv_path)])
+    assert code == 0, err
+    assert "triangle" in out
+    layers = (tmp_path / "gap_layers.csv").read_text()
+    assert f",{tighten}," in layers
+
+
 def test_verify_sat_witness_replays(tmp_path, capsys, small):
     result_file, out_json = tmp_path / "sat.txt", tmp_path / "sat.json"
     spec = _sat_spec(small)

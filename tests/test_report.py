@@ -66,7 +66,27 @@ def test_gap_table_ordering_random_nets(seed):
     assert len(rows) == 1 + len(table.objectives)
     data = json.loads(table.to_json())
     assert len(data["objectives"]) == 3 and data["layers"]
-    assert {r.method for r in table.layers} >= {"interval", "deeppoly", "lp"}
+    assert {r.method for r in table.layers} >= {"interval", "deeppoly", "alpha"}
+
+
+def test_layer_rows_are_named_after_the_tightening():
+    """The tightened row says which bounds it holds; alpha's widths lie inside DeepPoly's
+    and LP-ALL's inside alpha's (LP-ALL optimises each neuron exactly over the same
+    relaxation that alpha bounds from below)."""
+    from verifier.verify import TightenOptions
+    rng = np.random.default_rng(5)
+    net = random_network(rng, 4, [8, 8], 3, scale=1.5)
+    prop = _robustness(net, rng, 4, 0.2)
+    widths = {}
+    for method in ("alpha", "lp"):
+        opts = VerifyOptions(tighten=TightenOptions(method=method))
+        table = gap_table(net, prop, methods=["triangle"], timeout=30, options=opts)
+        rows = {(r.layer, r.method): r.mean_width for r in table.layers}
+        assert {m for _, m in rows} == {"interval", "deeppoly", method}
+        widths.update(rows)
+    for layer in {lay for lay, _ in widths}:
+        w = {m: widths[(layer, m)] for m in ("deeppoly", "alpha", "lp")}
+        assert w["lp"] <= w["alpha"] + 1e-6 <= w["deeppoly"] + 2e-6, (layer, w)
 
 
 def test_unknown_method_is_skipped_with_note():

@@ -15,7 +15,8 @@ adversarial label ``j``, objective ``min y_label - y_j``) the table holds
   it is a lower estimate of the share);
 
 and per ReLU layer the number of unstable neurons and the mean/median pre-activation width
-under interval, DeepPoly and LP-tightened bounds.
+under interval, DeepPoly and tightened bounds (a row named after the tightening:
+``alpha`` by default, ``lp`` with ``TightenOptions(method="lp")``).
 
 How it runs: the methods are the pipeline's bound functions
 (:data:`verifier.verify.pipeline.BOUND_METHODS`), called on one shared
@@ -23,7 +24,7 @@ How it runs: the methods are the pipeline's bound functions
 tightening and k-ReLU hulls are computed once per case and not once per method (what
 ``verify(net, prop, method=m)`` per method would do; measured 5x slower on ERAN 6x100).
 Falsification is not run: every objective gets every bound, even when the property is
-false. ``timeout`` is the budget of one (objective, method) solve; LP tightening gets its
+false. ``timeout`` is the budget of one (objective, method) solve; tightening gets its
 own budget (``tighten_timeout``) once per case.
 """
 
@@ -43,6 +44,7 @@ from verifier.bounds import Bounds
 from verifier.network import Network
 from verifier.spec import Property, linf_robustness
 from verifier.verify.options import VerifyOptions
+from verifier.verify.tighten import TightenOptions
 from verifier.verify.result import json_safe
 from verifier.verify.pipeline import BOUND_METHODS, CaseContext, _load_plugins, _Timeout
 
@@ -265,10 +267,14 @@ def layer_widths(net: Network, bounds_by_method: dict[str, dict[str, Bounds]],
 
 
 def case_bounds(ctx: CaseContext, lp: bool = True) -> dict[str, dict[str, Bounds]]:
-    """``{"interval": ..., "deeppoly": ..., "lp": ...}`` of a case (cached in ``ctx``)."""
+    """``{"interval": ..., "deeppoly": ..., T: ...}`` of a case (cached in ``ctx``).
+
+    ``T`` is the tightening that made ``ctx.tightened()``: ``"alpha"`` or ``"lp"``
+    (``ctx.options.tighten.method``), so the row says which bounds it holds.
+    """
     out = {"interval": ctx.interval(), "deeppoly": ctx.deeppoly()}
     if lp and ctx.options.lp_tighten:
-        out["lp"] = ctx.tightened()
+        out[ctx.options.tighten.method] = ctx.tightened()
     return out
 
 
@@ -312,7 +318,7 @@ def gap_table(net: Network, prop: Property, methods: Sequence[str] = DEFAULT_MET
         methods: bound methods; those not registered are skipped with a note.
         timeout: seconds per (objective, method) solve.
         options: pipeline options (``full_solve`` is forced on).
-        tighten_timeout: seconds for the LP tightening of a case (default ``max(timeout,
+        tighten_timeout: seconds for the tightening of a case (default ``max(timeout,
             60)``).
         progress: optional callback receiving one-line messages.
     """
@@ -328,7 +334,7 @@ def gap_table(net: Network, prop: Property, methods: Sequence[str] = DEFAULT_MET
         if _NEEDS_TIGHTENED & set(methods) and opts.lp_tighten:
             # ctx.tightened() uses half of the remaining time
             ctx.deadline = time.monotonic() + 2.0 * tighten_budget
-            say(f"case {k}: LP tightening")
+            say(f"case {k}: {opts.tighten.method} tightening")
             ctx.tightened()
         table.layers += layer_widths(net, case_bounds(ctx), case=k)
         for d, poly in enumerate(case.disjuncts):
@@ -534,7 +540,12 @@ def add_gap_subparser(subparsers) -> None:
     g.add_argument("--labels", help=".npy of labels (N,)")
     g.add_argument("--eps", type=float, help="L-inf radius (with --images)")
     g.add_argument("--index", help="images to use: 0:10, 3 or 1,4,7 (default all)")
-    g.add_argument("--no-tighten", action="store_true", help="skip LP tightening of bounds")
+    g.add_argument("--no-tighten", action="store_true",
+                   help="skip the tightening of intermediate bounds (DeepPoly's only)")
+    g.add_argument("--tighten", choices=["lp", "alpha"], default="alpha",
+                   help="tighten intermediate bounds by optimised back-substitution (alpha, "
+                        "the default) or by two LPs per unstable neuron (lp: LP-ALL, "
+                        "slower); the layer table names its row after it")
     g.add_argument("--csv", metavar="F", help="write CSV (and F_layers.csv / F_objectives.csv)")
     g.add_argument("--json", metavar="F", help="write JSON")
     g.add_argument("--md", metavar="F", help="write Markdown")
@@ -550,7 +561,8 @@ def run_gap_command(args) -> int:
     from verifier.spec import load_vnnlib
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    options = VerifyOptions(lp_tighten=not args.no_tighten)
+    options = VerifyOptions(lp_tighten=not args.no_tighten,
+                            tighten=TightenOptions(method=args.tighten))
     progress = None if args.quiet else (lambda m: print(f"  .. {m}", file=sys.stderr))
     net = load_network(args.network)
     if args.images:
