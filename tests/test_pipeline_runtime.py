@@ -89,3 +89,29 @@ def test_deeppoly_stops_at_its_deadline_and_verify_reports_timeout(monkeypatch):
     net, prop = _easy_instance()          # not falsified: DeepPoly is reached
     result = verify(net, prop, method="deeppoly", timeout=10)
     assert result.verdict == "timeout"
+
+
+def test_alpha_margin_is_memoised_per_bounds_and_disjunct(monkeypatch):
+    """``auto`` asks for one disjunct's alpha margin in the triangle and again in the MILP:
+    the second call with the same bounds object reuses the value; other bounds or another
+    disjunct compute anew."""
+    import sys
+    import time
+
+    from verifier.verify.pipeline import CaseContext, alpha_margin_lower
+    pipeline = sys.modules["verifier.verify.pipeline"]   # `verifier.verify` is also a function
+
+    net, prop = _instance()
+    ctx = CaseContext(net, prop.cases[0], VerifyOptions(), time.monotonic() + 60, None)
+    poly = prop.cases[0].disjuncts[0]
+    calls = []
+    real = pipeline.alpha_rows_lower
+    monkeypatch.setattr(pipeline, "alpha_rows_lower",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    bounds = ctx.tightened()
+    first = alpha_margin_lower(ctx, poly.A, poly.b, bounds)
+    assert alpha_margin_lower(ctx, poly.A, poly.b, bounds) == first and len(calls) == 1
+    alpha_margin_lower(ctx, poly.A, poly.b + 1.0, bounds)
+    assert len(calls) == 2
+    alpha_margin_lower(ctx, poly.A, poly.b, dict(bounds))
+    assert len(calls) == 3

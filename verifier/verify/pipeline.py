@@ -143,7 +143,19 @@ def alpha_margin_lower(ctx: CaseContext, A, b, bounds: dict[str, Bounds]) -> flo
     (:func:`~verifier.bounds.alpha.alpha_rows_lower`) over ``bounds``; ``-inf`` for
     networks that are not a chain of affine + ReLU layers. With the same bounds it
     approaches the triangle LP's optimum (never exceeds it), at the cost of a few
-    back-substitutions."""
+    back-substitutions. Memoised per (bounds, A, b) in ``ctx``: ``auto`` asks for the same
+    disjunct's range in the triangle and again in the MILP."""
+    A, b = np.asarray(A, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    key = ("alpha_margin", A.shape, A.tobytes(), b.tobytes())
+    memo = ctx._cache.get(key)
+    if memo is not None and memo[0] is bounds:     # the entry keeps `bounds` alive: no id reuse
+        return memo[1]
+    value = _alpha_margin_lower(ctx, A, b, bounds)
+    ctx._cache[key] = (bounds, value)
+    return value
+
+
+def _alpha_margin_lower(ctx: CaseContext, A, b, bounds: dict[str, Bounds]) -> float:
     net = ctx.net
     try:
         chain = relu_chain(net)
