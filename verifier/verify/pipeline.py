@@ -144,7 +144,9 @@ def alpha_margin_lower(ctx: CaseContext, A, b, bounds: dict[str, Bounds]) -> flo
     networks that are not a chain of affine + ReLU layers. With the same bounds it
     approaches the triangle LP's optimum (never exceeds it), at the cost of a few
     back-substitutions. Memoised per (bounds, A, b) in ``ctx``: ``auto`` asks for the same
-    disjunct's range in the triangle and again in the MILP."""
+    disjunct's range in the triangle and again in the MILP. A memoised value stays sound
+    even if ``bounds`` were changed in place later: it was certified over sound bounds of
+    the same case, so it bounds the same margin over the same input box."""
     A, b = np.asarray(A, dtype=np.float64), np.asarray(b, dtype=np.float64)
     key = ("alpha_margin", A.shape, A.tobytes(), b.tobytes())
     memo = ctx._cache.get(key)
