@@ -479,6 +479,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def parse_args(argv=None):
+    from verifier.verify.tighten import add_tighten_argument
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="suites: " + ", ".join(
@@ -509,10 +511,7 @@ def parse_args(argv=None):
     p.add_argument("--krelu-tighten", action="store_true",
                    help="krelu also separates k-ReLU cuts in the per-neuron LP tightening "
                         "(the strongest, slowest configuration)")
-    p.add_argument("--tighten", choices=["lp", "alpha"], default="alpha",
-                   help="how triangle/krelu/exact tighten intermediate bounds: optimised "
-                        "back-substitution (alpha, default; alpha-CROWN) or two LPs per "
-                        "unstable neuron (lp, LP-ALL: exact optimum, much slower)")
+    add_tighten_argument(p)       # how triangle/krelu/exact tighten bounds
     p.add_argument("--from-batch", nargs="+", metavar="CSV", default=None,
                    help="tabulate `verifier batch --out` CSVs instead of running (later "
                         "files override earlier rows of the same instance)")

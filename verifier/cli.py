@@ -35,6 +35,8 @@ exit codes: 0 ran (any verdict), 1 internal error, 2 usage/other, 3 unreadable f
 
 
 def _parser() -> argparse.ArgumentParser:
+    from verifier.verify.tighten import add_tighten_argument
+
     p = argparse.ArgumentParser(
         prog="verifier", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Exact and relaxed verification of ReLU networks, side by side.",
@@ -64,12 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--workers", type=int, default=1, help="processes for LP tightening")
     v.add_argument("--no-tighten", action="store_true",
                    help="skip the tightening of intermediate bounds (DeepPoly's only)")
-    v.add_argument("--tighten", choices=["lp", "alpha"], default="alpha",
-                   help="tighten intermediate bounds by optimised back-substitution (alpha, "
-                        "default; as alpha-CROWN: the triangle relaxation's optimum "
-                        "approached by gradient steps, all neurons of a layer at once) or by "
-                        "two LPs per unstable neuron (lp, LP-ALL: exact optimum, far slower "
-                        "on wide or deep nets)")
+    add_tighten_argument(v)
     v.add_argument("--k", type=int, default=3, help="k-ReLU group size (krelu)")
     v.add_argument("--ns", type=int, default=100, help="k-ReLU chunk size (krelu)")
     v.add_argument("--s", type=int, default=1, help="k-ReLU max overlap (krelu)")

@@ -44,7 +44,7 @@ from verifier.bounds import Bounds
 from verifier.network import Network
 from verifier.spec import Property, linf_robustness
 from verifier.verify.options import VerifyOptions
-from verifier.verify.tighten import TightenOptions
+from verifier.verify.tighten import TightenOptions, add_tighten_argument
 from verifier.verify.result import json_safe
 from verifier.verify.pipeline import BOUND_METHODS, CaseContext, _load_plugins, _Timeout
 
@@ -542,10 +542,7 @@ def add_gap_subparser(subparsers) -> None:
     g.add_argument("--index", help="images to use: 0:10, 3 or 1,4,7 (default all)")
     g.add_argument("--no-tighten", action="store_true",
                    help="skip the tightening of intermediate bounds (DeepPoly's only)")
-    g.add_argument("--tighten", choices=["lp", "alpha"], default="alpha",
-                   help="tighten intermediate bounds by optimised back-substitution (alpha, "
-                        "the default) or by two LPs per unstable neuron (lp: LP-ALL, "
-                        "slower); the layer table names its row after it")
+    add_tighten_argument(g)     # the layer table names its row after it
     g.add_argument("--csv", metavar="F", help="write CSV (and F_layers.csv / F_objectives.csv)")
     g.add_argument("--json", metavar="F", help="write JSON")
     g.add_argument("--md", metavar="F", help="write Markdown")

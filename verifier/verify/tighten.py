@@ -230,3 +230,14 @@ def tighten_bounds(net: Network, bounds: dict[str, Bounds],
             pass
     return lp_tighten(net, bounds, options, executor=executor, deadline=deadline,
                       dp_options=dp_options)
+
+
+def add_tighten_argument(parser) -> None:
+    """Add ``--tighten {alpha,lp}`` (:attr:`TightenOptions.method`) to an argparse parser;
+    shared by ``verifier verify``, ``verifier gap`` and ``bench/run.py``."""
+    parser.add_argument(
+        "--tighten", choices=["lp", "alpha"], default="alpha",
+        help="tighten intermediate bounds by optimised back-substitution (alpha, default; "
+             "as alpha-CROWN: the triangle relaxation's optimum approached by gradient "
+             "steps, all neurons of a layer at once) or by two LPs per unstable neuron (lp, "
+             "LP-ALL: exact optimum, far slower on wide or deep nets)")
