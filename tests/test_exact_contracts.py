@@ -112,23 +112,52 @@ def test_alpha_tightened_methods_never_contradict_milp(p, threshold):
         assert {verdict, exact} != {"sat", "unsat"}, (method, verdict, exact)
 
 
+def _bab_agrees_with_milp(p, threshold, method: str, near_samples: bool = False) -> None:
+    """Same verdict as the MILP, and the bound never exceeds the margin at samples.
+
+    ``near_samples``: the threshold is ``min + threshold * (max - min)`` of the sampled
+    outputs, close to the optimum, where the search has to branch."""
+    seed, n_in, widths = p
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_in + 2, widths + [5], 2)
+    lo, hi = random_box(rng, n_in + 2)
+    A = np.array([[1.0, -1.0]])
+    outputs = (net.forward(sample_box(rng, lo, hi, 2000)) @ A.T)[:, 0]
+    if near_samples:
+        threshold = outputs.min() + threshold * (outputs.max() - outputs.min())
+    b = np.array([threshold])
+    prop = halfspace_property(lo, hi, [(A, b)], 2)
+    results = {m: verify(net, prop, method=m, timeout=30) for m in ("milp", method)}
+    assert results[method].verdict == results["milp"].verdict, results[method].message
+    samples = outputs - threshold
+    bound = results[method].disjuncts[0].bounds.get(method)
+    if bound is not None:
+        assert bound <= samples.min() + 1e-9
+
+
 @settings(max_examples=15, deadline=None)
 @given(params, st.floats(-1.0, 1.0))
 def test_relu_split_bab_agrees_with_milp(p, threshold):
     """``bab`` (ReLU-split branch and bound) is complete and sound: same verdict as the
     MILP, and its bound never exceeds the margin at sampled inputs."""
-    seed, n_in, widths = p
-    rng = np.random.default_rng(seed)
-    net = random_network(rng, n_in + 2, widths + [5], 2)
-    lo, hi = random_box(rng, n_in + 2)
-    A, b = np.array([[1.0, -1.0]]), np.array([threshold])
-    prop = halfspace_property(lo, hi, [(A, b)], 2)
-    results = {m: verify(net, prop, method=m, timeout=30) for m in ("milp", "bab")}
-    assert results["bab"].verdict == results["milp"].verdict, results["bab"].message
-    samples = (net.forward(sample_box(rng, lo, hi, 2000)) @ A.T - b).max(axis=1)
-    bound = results["bab"].disjuncts[0].bounds.get("bab")
-    if bound is not None:
-        assert bound <= samples.min() + 1e-9
+    _bab_agrees_with_milp(p, threshold, "bab")
+
+
+@settings(max_examples=10, deadline=None)
+@given(params, st.floats(-0.3, 0.1))
+def test_bab_without_alpha_beta_agrees_with_milp(p, threshold):
+    """The same contract for ``bab`` with alpha-beta off, its non-default path: box bounds,
+    split LPs bounded by dual ascent, exact LPs at the leaves (thresholds near the sampled
+    minimum, so that it branches)."""
+    from functools import partial
+
+    from verifier.verify.bab import bab_margin
+    from verifier.verify.pipeline import BOUND_METHODS, register_method
+    register_method("bab-dual", partial(bab_margin, alpha_beta_iterations=0))
+    try:
+        _bab_agrees_with_milp(p, threshold, "bab-dual", near_samples=True)
+    finally:
+        BOUND_METHODS.pop("bab-dual", None)
 
 
 def _chain_instance(seed: int, n_in: int, widths: list[int], n_samples: int):

@@ -133,9 +133,14 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
     found] is recorded and the pipeline's timeout is raised. Networks that are not a chain
     of affine + ReLU layers go to :func:`milp_margin`. ``rebound=False`` skips re-bounding
     the layers after a split (cheaper steps, looser bounds). ``dual_iterations > 0``
-    bounds the split LPs of all open domains at once by dual ascent
-    (:func:`box_rows_dual_bound`) and solves the exact LP only at leaves (every ReLU
-    fixed); 0 solves the exact LP for every domain the box bound does not prove.
+    solves the exact split LP only at leaves (every ReLU fixed) and, when
+    ``alpha_beta_iterations`` is 0, bounds the split LPs of the other open domains at once
+    by dual ascent (:func:`box_rows_dual_bound`); 0 solves the exact LP for every domain
+    the other bounds do not prove. With alpha-beta on, the dual ascent is skipped: the
+    split multipliers (beta) already price the split constraints, and the ascent never
+    changed a pruning decision (identical trees on mnistfc 256x4 2022 prop_14_0.05 and
+    2021 prop_5_0.03 and on ERAN 6x100/9x100/6x200, at 1, 10 and 60 iterations) while
+    taking ~10 % of the time.
     ``warm_start`` starts each domain's alpha-beta steps from its parent's optimised
     values instead of DeepPoly's slopes.
     """
@@ -234,7 +239,7 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray, batch: int = 32,
                 better = opt > bound[todo]
                 bound[todo[better]] = opt[better]
                 points[todo[better]] = xs[better]
-        if dual_iterations > 0:
+        if dual_iterations > 0 and alpha_beta_iterations <= 0:
             # the split LP's dual, approximately and for all domains at once
             todo = np.flatnonzero((bound <= 0) & has_rows)
             if todo.size:
