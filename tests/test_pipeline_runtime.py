@@ -115,29 +115,3 @@ def test_alpha_margin_is_memoised_per_bounds_and_disjunct(monkeypatch):
     assert len(calls) == 2
     alpha_margin_lower(ctx, poly.A, poly.b, dict(bounds))
     assert len(calls) == 3
-
-
-def test_disjuncts_are_tried_lowest_falsification_margin_first():
-    """Each stage takes the open disjuncts in the order of their best falsified margin, so
-    that a violated disjunct is reached before a hard one takes the time."""
-    import sys
-
-    from verifier.verify.pipeline import BOUND_METHODS, register_method
-    pipeline = sys.modules["verifier.verify.pipeline"]
-    rng = np.random.default_rng(0)
-    net = random_network(rng, 3, [6, 6], 2)
-    lo, hi = random_box(rng, 3)
-    A = np.array([[1.0, -1.0]])
-    # margins y0 - y1 - b: about 10, 30 and 20 (never <= 0: not falsified)
-    prop = halfspace_property(lo, hi, [(A, np.array([b])) for b in (-10.0, -30.0, -20.0)], 2)
-    seen = []
-    register_method("record-order", lambda ctx, A, b: seen.append(float(b[0])) or (-1.0, None))
-    try:
-        result = pipeline.verify(net, prop, method="record-order", timeout=20,
-                                 options=VerifyOptions(full_solve=True))
-    finally:
-        BOUND_METHODS.pop("record-order", None)
-    assert result.verdict == "unknown"
-    assert seen == [-10.0, -20.0, -30.0]
-    margins = [o.best_margin for o in result.disjuncts]
-    assert margins[0] < margins[2] < margins[1]

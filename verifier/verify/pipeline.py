@@ -333,12 +333,7 @@ def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str
             return _finish(result, "sat", start, witness=witness,
                            message="counterexample found by falsification and replayed")
         for name in chain:
-            # lowest falsification margin first: on a `sat` property the violated
-            # disjunct is reached before the time goes to a hard one (mnistfc 256x6 2022
-            # prop_1_0.05: `bab` finds the witness of disjunct 8 in 15 sub-domains, and
-            # spent the whole 300 s on disjunct 0 in index order); stable for ties
-            open_ = sorted((o for o in result.disjuncts if o.status == "open"),
-                           key=lambda o: o.best_margin)
+            open_ = [o for o in result.disjuncts if o.status == "open"]
             if not open_:
                 break
             say(f"{name}: {len(open_)} open disjunct(s)")
