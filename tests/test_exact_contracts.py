@@ -112,7 +112,7 @@ def test_alpha_tightened_methods_never_contradict_milp(p, threshold):
         assert {verdict, exact} != {"sat", "unsat"}, (method, verdict, exact)
 
 
-def _bab_agrees_with_milp(p, threshold, method: str, near_samples: bool = False) -> None:
+def _agrees_with_milp(p, threshold, method: str, near_samples: bool = False) -> None:
     """Same verdict as the MILP, and the bound never exceeds the margin at samples.
 
     ``near_samples``: the threshold is ``min + threshold * (max - min)`` of the sampled
@@ -140,7 +140,24 @@ def _bab_agrees_with_milp(p, threshold, method: str, near_samples: bool = False)
 def test_relu_split_bab_agrees_with_milp(p, threshold):
     """``bab`` (ReLU-split branch and bound) is complete and sound: same verdict as the
     MILP, and its bound never exceeds the margin at sampled inputs."""
-    _bab_agrees_with_milp(p, threshold, "bab")
+    _agrees_with_milp(p, threshold, "bab")
+
+
+@pytest.mark.parametrize("heuristic", ["mixed", "widest", "smear"])
+@settings(max_examples=8, deadline=None)
+@given(p=params, threshold=st.floats(-0.3, 0.1))
+def test_input_split_heuristics_agree_with_milp(heuristic, p, threshold):
+    """``split`` is complete and sound with each input-choice rule (thresholds near the
+    sampled minimum, so that it splits)."""
+    from functools import partial
+
+    from verifier.verify.exact import split_margin
+    from verifier.verify.pipeline import BOUND_METHODS, register_method
+    register_method("split-rule", partial(split_margin, heuristic=heuristic))
+    try:
+        _agrees_with_milp(p, threshold, "split-rule", near_samples=True)
+    finally:
+        BOUND_METHODS.pop("split-rule", None)
 
 
 @settings(max_examples=10, deadline=None)
@@ -155,7 +172,7 @@ def test_bab_without_alpha_beta_agrees_with_milp(p, threshold):
     from verifier.verify.pipeline import BOUND_METHODS, register_method
     register_method("bab-dual", partial(bab_margin, alpha_beta_iterations=0))
     try:
-        _bab_agrees_with_milp(p, threshold, "bab-dual", near_samples=True)
+        _agrees_with_milp(p, threshold, "bab-dual", near_samples=True)
     finally:
         BOUND_METHODS.pop("bab-dual", None)
 
