@@ -164,6 +164,22 @@ def test_input_split_heuristics_agree_with_milp(heuristic, p, threshold):
         BOUND_METHODS.pop("split-rule", None)
 
 
+def test_input_split_rejects_an_unknown_rule():
+    import time
+
+    from verifier.verify import VerifyOptions
+    from verifier.verify.exact import split_margin
+    from verifier.verify.pipeline import CaseContext
+    rng = np.random.default_rng(0)
+    net = random_network(rng, 3, [4], 2)
+    lo, hi = random_box(rng, 3)
+    prop = halfspace_property(lo, hi, [(np.array([[1.0, -1.0]]), np.array([0.0]))], 2)
+    ctx = CaseContext(net, prop.cases[0], VerifyOptions(), time.monotonic() + 60, None)
+    poly = prop.cases[0].disjuncts[0]
+    with pytest.raises(ValueError, match="unknown split heuristic 'wides'"):
+        split_margin(ctx, poly.A, poly.b, heuristic="wides")
+
+
 @settings(max_examples=10, deadline=None)
 @given(params, NEAR_SAMPLED_MINIMUM)
 def test_bab_without_alpha_beta_agrees_with_milp(p, threshold):
