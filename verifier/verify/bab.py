@@ -47,8 +47,8 @@ on 256x4 2022 prop_14_0.05 ~195 sub-domains/s instead of ~60. The magnitude scal
 rounding margins come from the root's tightened bounds (:func:`magnitude_scales` with
 ``pre_bounds``): from interval bounds they made the margin 0.66 on mnistfc 256x6 and no root
 was ever proved. ``auto`` uses this method as its exact step for sequential networks with
-more than 12 free inputs (mnistfc at the competition limits: 256x4 35 of 52 known verdicts,
-256x6 27 of 49). Tree sizes are noisy: three runs of the same code on 2021 prop_5_0.03 took
+more than 12 free inputs (mnistfc at the competition limits: 256x4 37 of 52 known verdicts,
+256x6 28 of 49). Tree sizes are noisy: three runs of the same code on 2021 prop_5_0.03 took
 349, 363 and 365 sub-domains (probably last-bit differences of BLAS sums that change
 branching decisions), and on 2022 prop_14_0.05 one disjunct took 7.1k in one run and 10.7k
 in another; compare throughput, or many instances, not one tree.
