@@ -6,6 +6,9 @@
 * verify(..., "milp") and verify(..., "split") never contradict each other.
 """
 
+from contextlib import contextmanager
+from functools import partial
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -112,6 +115,18 @@ def test_alpha_tightened_methods_never_contradict_milp(p, threshold):
         assert {verdict, exact} != {"sat", "unsat"}, (method, verdict, exact)
 
 
+@contextmanager
+def _registered(name: str, method):
+    """``method`` registered as ``name`` for the block (a configuration that is not a
+    default: tests call it through ``verify`` like any method), then removed."""
+    from verifier.verify.pipeline import BOUND_METHODS, register_method
+    register_method(name, method)
+    try:
+        yield
+    finally:
+        BOUND_METHODS.pop(name, None)
+
+
 NEAR_SAMPLED_MINIMUM = st.floats(-0.3, 0.1).filter(lambda t: abs(t) > 1e-3)
 
 
@@ -153,15 +168,9 @@ def test_relu_split_bab_agrees_with_milp(p, threshold):
 def test_input_split_heuristics_agree_with_milp(heuristic, p, threshold):
     """``split`` is complete and sound with each input-choice rule (thresholds near the
     sampled minimum, so that it splits)."""
-    from functools import partial
-
     from verifier.verify.exact import split_margin
-    from verifier.verify.pipeline import BOUND_METHODS, register_method
-    register_method("split-rule", partial(split_margin, heuristic=heuristic))
-    try:
+    with _registered("split-rule", partial(split_margin, heuristic=heuristic)):
         _agrees_with_milp(p, threshold, "split-rule", near_samples=True)
-    finally:
-        BOUND_METHODS.pop("split-rule", None)
 
 
 def test_input_split_rejects_an_unknown_rule():
@@ -186,15 +195,9 @@ def test_bab_without_alpha_beta_agrees_with_milp(p, threshold):
     """The same contract for ``bab`` with alpha-beta off, its non-default path: box bounds,
     split LPs bounded by dual ascent, exact LPs at the leaves (thresholds near the sampled
     minimum, so that it branches)."""
-    from functools import partial
-
     from verifier.verify.bab import bab_margin
-    from verifier.verify.pipeline import BOUND_METHODS, register_method
-    register_method("bab-dual", partial(bab_margin, alpha_beta_iterations=0))
-    try:
+    with _registered("bab-dual", partial(bab_margin, alpha_beta_iterations=0)):
         _agrees_with_milp(p, threshold, "bab-dual", near_samples=True)
-    finally:
-        BOUND_METHODS.pop("bab-dual", None)
 
 
 def _chain_instance(seed: int, n_in: int, widths: list[int], n_samples: int):
