@@ -7,7 +7,8 @@ the ``inputs`` attribute of the node. Exactly one node is the input and one is t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -16,6 +17,77 @@ import scipy.sparse as sp
 
 from verifier.errors import NetworkError
 from verifier.network.ops import Add, Affine, Input, Op, Relu
+
+
+# ====================================================================== per-op rules
+def _check_input(name: str, op: Input, inputs: list[str], in_sizes: list[int]) -> None:
+    """An Input node has no predecessors."""
+    if inputs:
+        raise NetworkError(f"input node {name!r} has predecessors")
+
+
+def _check_affine(name: str, op: Affine, inputs: list[str], in_sizes: list[int]) -> None:
+    """An Affine node has one input of W's column count and finite, fitting W and b."""
+    if len(inputs) != 1:
+        raise NetworkError(f"affine node {name!r} needs exactly one input")
+    if op.W.ndim != 2 or op.b.shape != (op.W.shape[0],):
+        raise NetworkError(f"node {name!r}: W {op.W.shape} and b {op.b.shape} "
+                           "do not fit")
+    if op.W.shape[1] != in_sizes[0]:
+        raise NetworkError(f"node {name!r}: W has {op.W.shape[1]} columns but its "
+                           f"input {inputs[0]!r} has {in_sizes[0]} values")
+    data = op.W.data if sp.issparse(op.W) else op.W
+    if not (np.all(np.isfinite(data)) and np.all(np.isfinite(op.b))):
+        raise NetworkError(f"node {name!r}: weights contain NaN or inf")
+
+
+def _check_relu(name: str, op: Relu, inputs: list[str], in_sizes: list[int]) -> None:
+    """A Relu node has one input of its own size."""
+    if len(inputs) != 1 or in_sizes[0] != op.size:
+        raise NetworkError(f"relu node {name!r}: input size mismatch")
+
+
+def _check_add(name: str, op: Add, inputs: list[str], in_sizes: list[int]) -> None:
+    """An Add node has two inputs, both of its own size."""
+    if len(inputs) != 2 or in_sizes[0] != in_sizes[1] or in_sizes[0] != op.size:
+        raise NetworkError(f"add node {name!r}: operand sizes {in_sizes} differ")
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """What the graph needs to know of one op record type.
+
+    Attributes:
+        check: ``check(name, op, inputs, in_sizes)`` raises NetworkError when the node does
+            not fit its inputs (names and sizes in argument order).
+        forward: ``forward(op, args, X)`` is the node's (N, size) float64 value, given its
+            arguments' values (each (N, size)) and the network input X (N, n_inputs).
+    """
+
+    check: Callable[[str, Any, list[str], list[int]], None]
+    forward: Callable[[Any, list[np.ndarray], np.ndarray], np.ndarray]
+
+
+OP_RULES: dict[type, OpRule] = {
+    Input: OpRule(_check_input, lambda op, args, X: X),
+    Affine: OpRule(_check_affine, lambda op, args, X: np.asarray(op.W @ args[0].T).T + op.b),
+    Relu: OpRule(_check_relu, lambda op, args, X: np.maximum(args[0], 0.0)),
+    Add: OpRule(_check_add, lambda op, args, X: args[0] + args[1]),
+}
+"""op record type -> its rule; adding an op type to the graph is one entry here."""
+
+
+def rule_of(name: str, op: Op) -> OpRule:
+    """The rule of node ``name``'s op record (found through the record's class hierarchy).
+
+    Raises:
+        NetworkError: the record's type has no rule.
+    """
+    for cls in type(op).__mro__:
+        rule = OP_RULES.get(cls)
+        if rule is not None:
+            return rule
+    raise NetworkError(f"node {name!r}: unknown op record {type(op).__name__}")
 
 
 class Network:
@@ -81,6 +153,7 @@ class Network:
         return builder.build()
 
     def _check(self) -> None:
+        """Check every node's inputs against its op and record each node's size."""
         for name in self.order:
             node = self.graph.nodes[name]
             op = node.get("op")
@@ -88,45 +161,22 @@ class Network:
                 raise NetworkError(f"node {name!r} has no op")
             inputs = node.get("inputs", [])
             in_sizes = [self._sizes[i] for i in inputs]
-            if isinstance(op, Input):
-                if inputs:
-                    raise NetworkError(f"input node {name!r} has predecessors")
-                self._sizes[name] = op.size
-                continue
-            if isinstance(op, Affine):
-                if len(inputs) != 1:
-                    raise NetworkError(f"affine node {name!r} needs exactly one input")
-                if op.W.ndim != 2 or op.b.shape != (op.W.shape[0],):
-                    raise NetworkError(f"node {name!r}: W {op.W.shape} and b {op.b.shape} "
-                                       "do not fit")
-                if op.W.shape[1] != in_sizes[0]:
-                    raise NetworkError(f"node {name!r}: W has {op.W.shape[1]} columns but its "
-                                       f"input {inputs[0]!r} has {in_sizes[0]} values")
-                data = op.W.data if sp.issparse(op.W) else op.W
-                if not (np.all(np.isfinite(data)) and np.all(np.isfinite(op.b))):
-                    raise NetworkError(f"node {name!r}: weights contain NaN or inf")
-                self._sizes[name] = op.size
-            elif isinstance(op, Relu):
-                if len(inputs) != 1 or in_sizes[0] != op.size:
-                    raise NetworkError(f"relu node {name!r}: input size mismatch")
-                self._sizes[name] = op.size
-            elif isinstance(op, Add):
-                if len(inputs) != 2 or in_sizes[0] != in_sizes[1] or in_sizes[0] != op.size:
-                    raise NetworkError(f"add node {name!r}: operand sizes {in_sizes} differ")
-                self._sizes[name] = op.size
-            else:
-                raise NetworkError(f"node {name!r}: unknown op record {type(op).__name__}")
+            rule_of(name, op).check(name, op, inputs, in_sizes)
+            self._sizes[name] = op.size
         if self.output_name not in self._sizes:
             raise NetworkError(f"output node {self.output_name!r} is not in the graph")
 
     # ----------------------------------------------------------------- access
     def op(self, name: str) -> Op:
+        """The op record of node ``name``."""
         return self.graph.nodes[name]["op"]
 
     def inputs_of(self, name: str) -> list[str]:
+        """The argument nodes of node ``name``, in argument order."""
         return list(self.graph.nodes[name].get("inputs", []))
 
     def size(self, name: str) -> int:
+        """The number of values node ``name`` holds (flat)."""
         return self._sizes[name]
 
     def upstream_order(self, name: str) -> list[str]:
@@ -139,10 +189,12 @@ class Network:
 
     @property
     def n_inputs(self) -> int:
+        """The number of network inputs (flat)."""
         return self._sizes[self.input_name]
 
     @property
     def n_outputs(self) -> int:
+        """The number of network outputs (flat)."""
         return self._sizes[self.output_name]
 
     def ops(self) -> list[Op]:
@@ -150,6 +202,7 @@ class Network:
         return [self.op(n) for n in self.order]
 
     def relu_names(self) -> list[str]:
+        """The Relu nodes in topological order."""
         return [n for n in self.order if isinstance(self.op(n), Relu)]
 
     def is_sequential(self) -> bool:
@@ -192,14 +245,7 @@ class Network:
         for name in self.order:
             op = self.op(name)
             args = [values[i] for i in self.inputs_of(name)]
-            if isinstance(op, Input):
-                values[name] = X
-            elif isinstance(op, Affine):
-                values[name] = np.asarray(op.W @ args[0].T).T + op.b
-            elif isinstance(op, Relu):
-                values[name] = np.maximum(args[0], 0.0)
-            elif isinstance(op, Add):
-                values[name] = args[0] + args[1]
+            values[name] = rule_of(name, op).forward(op, args, X)
         if all_nodes:
             return values
         out = values[self.output_name]
@@ -220,6 +266,7 @@ class Network:
         return rows
 
     def __repr__(self) -> str:
+        """The chain of op kinds with their sizes."""
         kinds = " -> ".join(f"{type(self.op(n)).__name__}({self.size(n)})" for n in self.order)
         return f"Network({kinds})"
 
@@ -237,6 +284,7 @@ class GraphBuilder:
         self.input_shape = shape
 
     def _add(self, op: Op, inputs: Iterable[str]) -> str:
+        """Add node ``op`` with its argument edges; returns its name."""
         inputs = list(inputs)
         if op.name in self.graph:
             raise NetworkError(f"duplicate node name {op.name!r}")
@@ -248,6 +296,7 @@ class GraphBuilder:
         return op.name
 
     def fresh(self, kind: str) -> str:
+        """An unused node name ``<kind><k>``."""
         k = sum(1 for n in self.graph if n.startswith(kind))
         name = f"{kind}{k}"
         while name in self.graph:
@@ -256,11 +305,13 @@ class GraphBuilder:
         return name
 
     def size(self, name: str) -> int:
+        """The number of values node ``name`` holds (flat)."""
         op = self.graph.nodes[name]["op"]
         return op.size
 
     def affine(self, W, b, source: str | None = None, name: str | None = None,
                shape: tuple[int, ...] = ()) -> str:
+        """Append ``z = W x + b`` on ``source`` (default: the last node); returns its name."""
         W = W.tocsr().astype(np.float64) if sp.issparse(W) else np.asarray(W, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64).reshape(-1)
         if W.ndim != 2:
@@ -277,12 +328,14 @@ class GraphBuilder:
 
     def relu(self, source: str | None = None, name: str | None = None,
              shape: tuple[int, ...] = ()) -> str:
+        """Append ``y = max(0, x)`` on ``source`` (default: the last node); returns its name."""
         src = self.last if source is None else source
         n = self.size(src)
         return self._add(Relu(name or self.fresh("relu"), n, shape or (n,)), [src])
 
     def add(self, left: str, right: str, name: str | None = None,
             shape: tuple[int, ...] = ()) -> str:
+        """Append ``y = left + right`` (equal sizes); returns its name."""
         n = self.size(left)
         if self.size(right) != n:
             raise NetworkError(f"add {name or ''}: operand sizes {n} and {self.size(right)} differ")
@@ -290,5 +343,6 @@ class GraphBuilder:
 
     def build(self, output: str | None = None,
               output_shape: tuple[int, ...] | None = None) -> Network:
+        """The checked :class:`Network` with ``output`` (default: the last node) as output."""
         return Network(self.graph, self.input_name, output or self.last,
                        input_shape=self.input_shape, output_shape=output_shape)

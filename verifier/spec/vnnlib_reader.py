@@ -1,0 +1,83 @@
+"""VNN-LIB tokenizer and s-expression reader.
+
+One regular expression splits the text into newlines (to count lines), ``;`` comments,
+parentheses and other tokens; the tokens are nested into a forest of :class:`ParenList`
+and :class:`Token` items, each remembering the line it starts on for error messages.
+"""
+
+from __future__ import annotations
+
+import re
+
+from verifier.errors import SpecError
+
+__all__ = ["Token", "ParenList", "read_sexprs", "describe"]
+
+# One regex for the whole file: newline (to count lines), comment, parens, any other token.
+_TOKEN_RE = re.compile(r"\n|;[^\n]*|\(|\)|[^\s();]+")
+
+
+class Token:
+    """A leaf token with the 1-based line it starts on."""
+
+    __slots__ = ("text", "line")
+
+    def __init__(self, text: str, line: int):
+        self.text = text
+        self.line = line
+
+
+class ParenList:
+    """A parenthesised list; ``line`` is the line of its ``(``."""
+
+    __slots__ = ("items", "line")
+
+    def __init__(self, line: int):
+        self.items: list = []
+        self.line = line
+
+
+def read_sexprs(text: str, path: str | None) -> list:
+    """Tokenize and build the s-expression forest in one pass.
+
+    Returns:
+        the top-level items (``ParenList`` or ``Token``) in file order.
+    """
+    line = 1
+    top: list = []
+    stack: list[ParenList] = []
+    current = top
+    for match in _TOKEN_RE.finditer(text):
+        tok = match.group()
+        first = tok[0]
+        if first == "\n":
+            line += 1
+        elif first == ";":
+            continue
+        elif tok == "(":
+            node = ParenList(line)
+            current.append(node)
+            stack.append(node)
+            current = node.items
+        elif tok == ")":
+            if not stack:
+                raise SpecError("unbalanced parentheses: ')' without a matching '('",
+                                path=path, line=line, token=")")
+            stack.pop()
+            current = stack[-1].items if stack else top
+        else:
+            current.append(Token(tok, line))
+    if stack:
+        opened = stack[0]
+        raise SpecError("unbalanced parentheses: '(' opened here is never closed",
+                        path=path, line=opened.line, token="(")
+    return top
+
+
+def describe(node) -> str:
+    """A short text naming an item for error messages: the token, or ``(`` and its head."""
+    if isinstance(node, Token):
+        return node.text
+    if node.items and isinstance(node.items[0], Token):
+        return "(" + node.items[0].text
+    return "("
