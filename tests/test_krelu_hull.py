@@ -32,10 +32,12 @@ from verifier.relaxations.krelu_hull import (
     lifted_vertices,
     normalise_rows,
     octahedral_directions,
-    random_octahedral_bounds,
-    time_hull_methods,
     triangle_product_rows,
     triangle_rows,
+)
+from verifier.relaxations.krelu_hull_tools import (
+    random_octahedral_bounds,
+    time_hull_methods,
 )
 
 HULLS = {
