@@ -17,7 +17,7 @@ Suites (see bench/README.md):
                  cores): run it with ``verifier batch`` (parallel, resumable) and tabulate
                  the result CSVs with ``--from-batch``;
 * ``eran-prima`` the three kPoly/PRIMA nets, first N images (default 100), with deeppoly,
-                 triangle, krelu (when registered) and exact (complete: ReLU-split
+                 triangle, krelu and exact (complete: ReLU-split
                  branch and bound; "certified" + "sat" is where exact mode finishes).
 
 Prints one table (one row per instance group and method) to stdout, progress (one line per
@@ -31,191 +31,21 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-# One BLAS thread unless the user says otherwise: on a small shared machine multi-threaded
-# BLAS makes the falsifier's small batched products 5-10x slower and the times erratic.
-# (Must happen before numpy is imported; HiGHS already runs with threads=1.)
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # the bench_* modules beside it
 
-import numpy as np  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "benchmarks"
-
-SUITE_METHODS = {
-    "lp-core": ["interval", "deeppoly", "triangle"],
-    "exact": ["auto"],
-    "eran-prima": ["deeppoly", "triangle", "krelu", "exact"],
-}
-# (network file in eran_prima/onnx, eps) of the kPoly / PRIMA experiments
-ERAN_PRIMA_NETS = [("mnist_6_100_nat.onnx", 0.026), ("mnist_9_100_nat.onnx", 0.026),
-                   ("mnist_6_200_nat.onnx", 0.015)]
-VERDICT_COLUMNS = ("unsat", "sat", "unknown", "timeout", "error")
+from bench_suites import (DEFAULT_SHARED, REPO_ROOT, SUITE_METHODS, Instance,  # noqa: E402
+                          Networks, Run, build_suite)
+from bench_tables import conflicts, format_table, runs_from_batch, summarise, write_outputs  # noqa: E402,E501
 
 
-# ====================================================================== instances
-@dataclass
-class Instance:
-    """One (network, property) pair; the property is built lazily (VNN-LIB files are big).
-
-    Attributes:
-        group: the row of the table it counts in (e.g. ``"mnistfc 256x2"``).
-        name: short label for progress lines and the per-instance CSV.
-        onnx_path: the network file.
-        make_property: ``net -> Property``.
-        truth: ``"sat"`` / ``"unsat"`` when known, else ``""``.
-        timeout: seconds allowed (already capped by ``--timeout``).
-        best_time: fastest correct competition time (seconds), when known.
-    """
-
-    group: str
-    name: str
-    onnx_path: Path
-    make_property: Callable
-    truth: str = ""
-    timeout: float = 60.0
-    best_time: float | None = None
-
-
-@dataclass
-class Run:
-    """The outcome of one (instance, method)."""
-
-    instance: Instance
-    method: str
-    verdict: str
-    seconds: float
-    highs_seconds: float = 0.0
-    message: str = ""
-
-    @property
-    def wrong(self) -> bool:
-        truth = self.instance.truth
-        return ((truth == "unsat" and self.verdict == "sat")
-                or (truth == "sat" and self.verdict == "unsat"))
-
-
-class Networks:
-    """Loads each network once."""
-
-    def __init__(self):
-        self._cache: dict[Path, object] = {}
-
-    def get(self, path: Path):
-        from verifier.network import load_network
-        if path not in self._cache:
-            self._cache[path] = load_network(str(path))
-        return self._cache[path]
-
-
-def _read_instances_csv(folder: Path, keep: Callable[[dict], bool], group_of: Callable,
-                        cap: float | None) -> list[Instance]:
-    from verifier.spec import load_vnnlib
-
-    out = []
-    with open(folder / "instances.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if not keep(row):
-                continue
-            spec = folder / row["vnnlib"]
-
-            def make(net, spec=spec):
-                return load_vnnlib(str(spec), n_inputs=net.n_inputs, n_outputs=net.n_outputs)
-
-            limit = float(row["timeout"] or 60.0)
-            if cap is not None:
-                limit = min(limit, cap)
-            best = float(row["best_time_s"]) if row.get("best_time_s") else None
-            truth = row["verdict"] if row["verdict"] in ("sat", "unsat") else ""
-            out.append(Instance(group_of(row), f"{Path(row['onnx']).stem}/{row['vnnlib']}",
-                                folder / row["onnx"], make, truth, limit, best))
-    return out
-
-
-def _eran_images(shared: Path, net_file: str, eps: float, n_images: int, timeout: float,
-                 networks: Networks) -> list[Instance]:
-    """L∞ robustness at the first ``n_images`` ERAN images the network classifies right."""
-    from verifier.spec import linf_robustness
-
-    folder = shared / "eran_prima"
-    X = np.load(folder / "X_eran.npy")
-    y = np.load(folder / "y_eran.npy")
-    path = folder / "onnx" / net_file
-    net = networks.get(path)
-    group = f"eran {net_file.replace('mnist_', '').replace('_nat.onnx', '').replace('_', 'x')}" \
-            f" eps={eps:g}"
-    out, skipped = [], 0
-    for index in range(min(n_images, len(y))):
-        x0 = np.asarray(X[index], dtype=np.float64).ravel()
-        label = int(y[index])
-        if int(np.argmax(net.forward(x0))) != label:
-            skipped += 1
-            continue
-
-        def make(net, x0=x0, label=label, index=index):
-            return linf_robustness(x0, eps, label, net.n_outputs,
-                                   name=f"img{index}_eps{eps:g}")
-
-        out.append(Instance(group, f"{net_file}/img{index}", path, make, "", timeout))
-    print(f"# {group}: {len(out)} of the first {min(n_images, len(y))} images classified "
-          f"correctly ({skipped} skipped)", file=sys.stderr)
-    return out
-
-
-def _limited(instances: list[Instance], limit: int | None) -> list[Instance]:
-    """The first ``limit`` instances of every group."""
-    if limit is None:
-        return instances
-    seen: dict[str, int] = {}
-    out = []
-    for inst in instances:
-        if seen.get(inst.group, 0) < limit:
-            out.append(inst)
-            seen[inst.group] = seen.get(inst.group, 0) + 1
-    return out
-
-
-def build_suite(suite: str, shared: Path, args, networks: Networks) -> list[Instance]:
-    timeout = args.timeout
-    if suite == "lp-core":
-        cap = 60.0 if timeout is None else timeout
-        mnist = _read_instances_csv(shared / "mnistfc", lambda r: "256x2" in r["onnx"],
-                                    lambda r: "mnistfc 256x2", None)
-        for inst in mnist:
-            inst.timeout = cap
-        images = 20 if args.images is None else args.images
-        eran = _eran_images(shared, "mnist_6_100_nat.onnx", 0.026, images, cap, networks)
-        return _limited(mnist, args.limit) + _limited(eran, args.limit)
-    if suite == "exact":
-        acas = _read_instances_csv(shared / "acasxu", lambda r: True,
-                                   lambda r: "acasxu", timeout)
-        mnist = _read_instances_csv(shared / "mnistfc", lambda r: True,
-                                    lambda r: f"mnistfc {Path(r['onnx']).stem.split('_')[-1]}",
-                                    timeout)
-        return _limited(acas, args.limit) + _limited(mnist, args.limit)
-    if suite == "eran-prima":
-        cap = 60.0 if timeout is None else timeout
-        images = 100 if args.images is None else args.images
-        out = []
-        for net_file, eps in ERAN_PRIMA_NETS:
-            out += _limited(_eran_images(shared, net_file, eps, images, cap, networks),
-                            args.limit)
-        return out
-    raise SystemExit(f"unknown suite {suite!r}")
-
-
-# ====================================================================== running
 def method_available(method: str) -> str | None:
     """None when ``verify`` accepts the method, else the library's message."""
-    from verifier.verify.pipeline import registered_methods
-    known = registered_methods()
+    from verifier.methods import METHOD_NAMES
+    known = list(METHOD_NAMES)
     if method in known:
         return None
     return f"unknown method {method!r}; choose from {', '.join(known)}"
@@ -270,7 +100,7 @@ def read_journals(out_dir: Path, suite: str) -> dict[tuple[str, str, str], dict]
     return done
 
 
-def _append_journal(path: Path, run: Run) -> None:
+def append_journal(path: Path, run: Run) -> None:
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", newline="") as fh:
         writer = csv.writer(fh)
@@ -312,7 +142,7 @@ def run_suite(instances: list[Instance], methods: list[str], networks: Networks,
             run = run_one(inst, method, net, prop, options)
             runs.append(run)
             if journal is not None:
-                _append_journal(journal, run)
+                append_journal(journal, run)
             flag = "  WRONG (truth " + inst.truth + ")" if run.wrong else ""
             note = f" [{run.message}]" if run.verdict == "error" else ""
             print(f"[{i}/{n}] {inst.group} | {inst.name} | {method}: {run.verdict} "
@@ -320,151 +150,6 @@ def run_suite(instances: list[Instance], methods: list[str], networks: Networks,
     return runs
 
 
-def _batch_group(onnx_path: Path) -> str:
-    """``acasxu`` or ``<benchmark> <network suffix>`` for a batch row's network path."""
-    if onnx_path.name.upper().startswith("ACASXU"):
-        return "acasxu"
-    parts = onnx_path.parts
-    bench = parts[parts.index("onnx") - 1] if "onnx" in parts[1:] else ""
-    if not bench and onnx_path.name.startswith("mnist-net"):
-        bench = "mnistfc"
-    suffix = onnx_path.stem.split("_")[-1]
-    return f"{bench} {suffix}".strip()
-
-
-def _spec_label(vnnlib: Path) -> str:
-    """The spec's path below its ``vnnlib`` folder without the suffix (``2021/prop_1_0.03``:
-    mnistfc has specs of the same name for several years), else its stem."""
-    parts = vnnlib.with_suffix("").parts
-    if "vnnlib" in parts[:-1]:
-        return "/".join(parts[len(parts) - 1 - parts[::-1].index("vnnlib") + 1:])
-    return vnnlib.stem
-
-
-def runs_from_batch(paths: list[str]) -> list[Run]:
-    """Runs read from ``verifier batch --out`` CSVs; a later file's row replaces an earlier
-    one for the same (onnx, vnnlib) (e.g. a re-run at the full competition limit).
-
-    The group is ``<benchmark folder> <network suffix>`` (``acasxu``, ``mnistfc 256x2``).
-    """
-    by_key: dict[tuple[str, str], dict] = {}
-    for path in paths:
-        with open(path, newline="") as fh:
-            for row in csv.DictReader(fh):
-                by_key[(row["onnx"], row["vnnlib"])] = row
-    runs = []
-    for (onnx, vnnlib), row in by_key.items():
-        onnx_path = Path(onnx)
-        group = _batch_group(onnx_path)
-        truth = row.get("expected", "")
-        inst = Instance(group, f"{onnx_path.stem} {_spec_label(Path(vnnlib))}", onnx_path,
-                        make_property=lambda net: None,
-                        truth=truth if truth in ("sat", "unsat") else "",
-                        timeout=float(row.get("timeout") or 0.0),
-                        best_time=float(row["best_time_s"]) if row.get("best_time_s")
-                        else None)
-        seconds = row.get("time_s") or row.get("wall_s") or "0"
-        runs.append(Run(inst, row.get("method", "auto"), row["verdict"], float(seconds),
-                        message=row.get("message", "")))
-    runs.sort(key=lambda r: (r.instance.group, r.instance.name))
-    return runs
-
-
-# ====================================================================== table
-def summarise(runs: list[Run], suite: str) -> tuple[list[str], list[list[str]]]:
-    header = ["group", "method", "instances", *VERDICT_COLUMNS, "wrong", "total s",
-              "median s", "highs %"]
-    if suite == "exact":
-        header += ["best median s", "solved", "known verdict", "solved of known",
-                   "our total s (solved)", "best total s (solved)", "faster than best"]
-    if suite in ("eran-prima", "lp-core"):
-        header += ["certified", "s/instance"]
-    keys: list[tuple[str, str]] = []
-    for r in runs:
-        if (r.instance.group, r.method) not in keys:
-            keys.append((r.instance.group, r.method))
-    rows = []
-    for group, method in keys:
-        sel = [r for r in runs if r.instance.group == group and r.method == method]
-        counts = {v: sum(r.verdict == v for r in sel) for v in VERDICT_COLUMNS}
-        times = [r.seconds for r in sel]
-        total = sum(times)
-        highs = sum(r.highs_seconds for r in sel)
-        has_truth = any(r.instance.truth for r in sel)
-        row = [group, method, str(len(sel)), *(str(counts[v]) for v in VERDICT_COLUMNS),
-               str(sum(r.wrong for r in sel)) if has_truth else "-",
-               f"{total:.1f}", f"{statistics.median(times):.2f}" if times else "-",
-               f"{100 * highs / total:.0f}" if total > 0 else "-"]
-        if suite == "exact":
-            best = [r.instance.best_time for r in sel if r.instance.best_time is not None]
-            solved = [r for r in sel if r.verdict in ("sat", "unsat") and not r.wrong]
-            faster = sum(r.instance.best_time is not None and r.seconds <= r.instance.best_time
-                         for r in solved)
-            known = [r for r in sel if r.instance.truth in ("sat", "unsat")]
-            solved_known = [r for r in solved if r.instance.truth in ("sat", "unsat")]
-            best_solved = sum(r.instance.best_time for r in solved
-                              if r.instance.best_time is not None)
-            row += [f"{statistics.median(best):.2f}" if best else "-", str(len(solved)),
-                    str(len(known)), str(len(solved_known)),
-                    f"{sum(r.seconds for r in solved):.1f}", f"{best_solved:.1f}",
-                    str(faster)]
-        if suite in ("eran-prima", "lp-core"):
-            row += [str(counts["unsat"]), f"{total / len(sel):.2f}" if sel else "-"]
-        rows.append(row)
-    return header, rows
-
-
-def format_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table, padded so that it also reads well in a terminal."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(header)]
-
-    def line(cells):
-        return "| " + " | ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + ":" if i >= 2 else "-" * (w + 2)
-                          for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
-def conflicts(runs: list[Run]) -> list[str]:
-    """Instances where one method said sat and another unsat (one of them is unsound)."""
-    by_instance: dict[int, dict[str, str]] = {}
-    names: dict[int, Instance] = {}
-    for r in runs:
-        by_instance.setdefault(id(r.instance), {})[r.method] = r.verdict
-        names[id(r.instance)] = r.instance
-    out = []
-    for key, verdicts in by_instance.items():
-        values = set(verdicts.values())
-        if "sat" in values and "unsat" in values:
-            inst = names[key]
-            out.append(f"{inst.group} | {inst.name}: " +
-                       ", ".join(f"{m}={v}" for m, v in verdicts.items()))
-    return out
-
-
-def write_outputs(out_dir: Path, suite: str, header, rows, runs: list[Run], text: str) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{suite}.md").write_text(text + "\n")
-    with open(out_dir / f"{suite}.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    with open(out_dir / f"{suite}_instances.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["group", "instance", "method", "verdict", "truth", "wrong", "seconds",
-                         "highs_seconds", "timeout", "best_time_s", "message"])
-        for r in runs:
-            writer.writerow([r.instance.group, r.instance.name, r.method, r.verdict,
-                             r.instance.truth, int(r.wrong), f"{r.seconds:.3f}",
-                             f"{r.highs_seconds:.3f}", r.instance.timeout,
-                             "" if r.instance.best_time is None else r.instance.best_time,
-                             r.message])
-
-
-# ====================================================================== main
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``; None stays None."""
     if text is None:
@@ -479,7 +164,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def parse_args(argv=None):
-    from verifier.verify.tighten import add_tighten_argument
+    from verifier.cli.arguments import add_tighten_arguments
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -511,7 +196,7 @@ def parse_args(argv=None):
     p.add_argument("--krelu-tighten", action="store_true",
                    help="krelu also separates k-ReLU cuts in the per-neuron LP tightening "
                         "(the strongest, slowest configuration)")
-    add_tighten_argument(p)       # how triangle/krelu/exact tighten bounds
+    add_tighten_arguments(p)      # how triangle/krelu/exact tighten bounds (--no-tighten)
     p.add_argument("--from-batch", nargs="+", metavar="CSV", default=None,
                    help="tabulate `verifier batch --out` CSVs instead of running (later "
                         "files override earlier rows of the same instance)")
@@ -556,7 +241,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     from verifier.verify import KReluOptions, TightenOptions, VerifyOptions
     options = VerifyOptions(krelu=KReluOptions(lp_tighten=args.krelu_tighten),
-                            tighten=TightenOptions(method=args.tighten))
+                            tighten=TightenOptions(method=args.tighten),
+                            lp_tighten=not args.no_tighten)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = args.suite if shard is None else f"{args.suite}_shard{shard[0]}of{shard[1]}"

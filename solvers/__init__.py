@@ -5,9 +5,9 @@ Knows nothing about networks: everything here takes a :class:`LinearModel`.
 
 from solvers.certify import certified_infeasible, certified_lower_bound
 from solvers.model import LinearModel
-from solvers.result import SolveResult, Status
+from solvers.result import SolveResult, SolverFailure, Status
 
-__all__ = ["LinearModel", "SolveResult", "Status", "certified_lower_bound",
+__all__ = ["LinearModel", "SolveResult", "SolverFailure", "Status", "certified_lower_bound",
            "certified_infeasible", "HighsBackend", "HighsOptions", "SolveLimits",
            "solve_with_pulp", "read_model"]
 

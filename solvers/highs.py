@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from solvers.certify import MatrixParts, matrix_parts
 from solvers.model import LinearModel
-from solvers.result import SolveResult, Status
+from solvers.result import SolveResult, SolverFailure, Status
 
 try:  # highspy is a hard dependency, but keep the import error readable
     import highspy
@@ -170,7 +170,7 @@ class HighsBackend:
             lp.row_names_ = list(model.row_names)
         status = self.highs.passModel(lp)
         if status == highspy.HighsStatus.kError:
-            raise ValueError("HiGHS rejected the model (passModel returned an error)")
+            raise SolverFailure("HiGHS rejected the model (passModel returned an error)")
         self.model = model
         self._parts = None
 
@@ -205,8 +205,11 @@ class HighsBackend:
         A.sort_indices()
         lower = np.asarray(lower, dtype=np.float64)
         upper = np.asarray(upper, dtype=np.float64)
-        self.highs.addRows(A.shape[0], lower, upper, A.nnz, A.indptr[:-1].astype(np.int32),
-                           A.indices.astype(np.int32), A.data)
+        status = self.highs.addRows(A.shape[0], lower, upper, A.nnz,
+                                    A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
+                                    A.data)
+        if status == highspy.HighsStatus.kError:
+            raise SolverFailure("HiGHS rejected the added rows (addRows returned an error)")
         first = self.model.n_rows
         if names is not None:
             for k, nm in enumerate(names):

@@ -68,3 +68,7 @@ class SolveResult:
     @property
     def has_dual(self) -> bool:
         return self.row_duals is not None
+
+
+class SolverFailure(RuntimeError):
+    """The solver rejected a model or failed during a solve, leaving no usable answer."""

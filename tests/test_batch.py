@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verifier.batch import (OUTPUT_COLUMNS, Task, add_batch_subparser, read_instances,
-                            run_batch, run_isolated)
+from verifier.batch import OUTPUT_COLUMNS, Task, read_instances, run_batch, run_isolated
+from verifier.cli.batch import add_parser as add_batch_subparser
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -162,7 +162,7 @@ def test_headerless_csv_and_limit_filter(tmp_path):
 def test_killed_batch_resumes_without_loss_or_duplicates(tmp_path, sig):
     csv_path = make_instances(tmp_path / "bench", count=8)
     out = tmp_path / "results.csv"
-    cmd = [sys.executable, "-m", "verifier.batch", str(csv_path), "--out", str(out),
+    cmd = [sys.executable, "-m", "verifier.cli", "batch", str(csv_path), "--out", str(out),
            "--timeout", "20", "--workers", "1"]
     # a job started in the background of a non-interactive shell inherits SIGINT ignored,
     # and Python then installs no KeyboardInterrupt handler: restore the default

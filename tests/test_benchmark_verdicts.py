@@ -13,7 +13,7 @@ import pytest
 
 from conftest import shared_benchmarks
 from verifier import load_network, load_vnnlib, verify
-from verifier.verify.replay import onnxruntime_output
+from verifier.witness import onnxruntime_output
 
 # (benchmark, row ids, method, timeout): chosen to run in about a minute in total
 SAMPLE = [

@@ -16,8 +16,8 @@ from solvers import certified_lower_bound
 from solvers.highs import HighsBackend
 from verifier.bounds import deeppoly_bounds, interval_bounds, output_form_bounds
 from verifier.encode import encode_network, with_disjunct
-from verifier.verify.lp import certified_minimum
-from verifier.verify.tighten import lp_tighten, triangle_blocks
+from verifier.lp import certified_minimum
+from verifier.tighten import lp_tighten, triangle_blocks
 
 nets = st.builds(
     lambda seed, n_in, widths, n_out: (seed, n_in, widths, n_out),
@@ -156,7 +156,8 @@ def test_backend_time_limit_is_per_solve():
 @given(nets)
 def test_batched_deeppoly_is_sound_on_sub_boxes(params):
     """Batched DeepPoly (input splitting) bounds hold on every sub-box of a root box."""
-    from verifier.bounds.batched import batched_output_lower, dense_chain, magnitude_scales
+    from verifier.bounds.batched import batched_output_lower
+    from verifier.bounds.chain import dense_chain, magnitude_scales
     rng, net, lo, hi = _setup(params)
     C = rng.normal(size=(2, net.n_outputs))
     chain = dense_chain(net)
@@ -177,7 +178,7 @@ def test_batched_deeppoly_is_sound_on_sub_boxes(params):
 def test_parallel_lp_tightening_equals_serial():
     """Neurons split over 2 worker processes (each with its own HiGHS) give the same bounds."""
     from concurrent.futures import ProcessPoolExecutor
-    from verifier.verify.tighten import TightenOptions
+    from verifier.tighten import TightenOptions
     rng = np.random.default_rng(3)
     net = random_network(rng, 4, [12, 12], 3)
     lo, hi = random_box(rng, 4)
@@ -199,7 +200,7 @@ def test_box_rows_dual_bound_between_box_and_lp(seed, n, S):
     value at any feasible sample), never below the box bound, and closes at least half of
     the box-to-LP gap after enough iterations (typically > 95 %)."""
     from scipy.optimize import linprog
-    from verifier.bounds.batched import box_rows_dual_bound
+    from verifier.bounds.dual_ascent import box_rows_dual_bound
     rng = np.random.default_rng(seed)
     D = 3
     lower = -rng.uniform(0.1, 2.0, n)
@@ -231,7 +232,7 @@ def test_alpha_layer_bounds_between_lp_and_deeppoly(params):
     point) nor excluding a sample. (How much of the gap to the LP it closes:
     ``test_alpha_tightening_approaches_lp_tightening``.)"""
     from verifier.bounds.alpha import alpha_layer_bounds
-    from verifier.bounds.batched import dense_chain
+    from verifier.bounds.chain import dense_chain
     rng, net, lo, hi = _setup(params)
     db = deeppoly_bounds(net, lo, hi)
     pres = [net.inputs_of(r)[0] for r in net.relu_names()]
@@ -261,7 +262,7 @@ def test_alpha_layer_bounds_between_lp_and_deeppoly(params):
 def test_alpha_tightening_is_sound_and_inside_deeppoly(params):
     """``TightenOptions(method="alpha")``: every sample inside, never looser than DeepPoly,
     and no HiGHS solve."""
-    from verifier.verify.tighten import TightenOptions, tighten_bounds
+    from verifier.tighten import TightenOptions, tighten_bounds
     rng, net, lo, hi = _setup(params)
     db = deeppoly_bounds(net, lo, hi)
     tight, stats = tighten_bounds(net, db, TightenOptions(method="alpha"))
@@ -276,7 +277,7 @@ def test_alpha_tightening_is_sound_and_inside_deeppoly(params):
 def test_alpha_tightening_approaches_lp_tightening():
     """On a net where the LP tightens, the alpha bounds close most of the DeepPoly-to-LP
     gap (summed widths) and are never tighter than the LP's beyond rounding."""
-    from verifier.verify.tighten import TightenOptions, tighten_bounds
+    from verifier.tighten import TightenOptions, tighten_bounds
     rng = np.random.default_rng(5)
     net = random_network(rng, 5, [20, 20, 20], 3)
     lo, hi = random_box(rng, 5)
@@ -298,7 +299,7 @@ def test_alpha_rows_lower_below_samples_and_triangle_lp(params):
     """Optimised lower bounds of output forms: below every sample and never above the
     triangle LP's optimum over the same bounds; at least DeepPoly's back-substitution."""
     from verifier.bounds.alpha import alpha_rows_lower
-    from verifier.bounds.batched import dense_chain
+    from verifier.bounds.chain import dense_chain
     rng, net, lo, hi = _setup(params)
     db = deeppoly_bounds(net, lo, hi)
     pres = [db[net.inputs_of(r)[0]] for r in net.relu_names()]

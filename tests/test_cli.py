@@ -416,17 +416,17 @@ def test_help_exits_zero(command, capsys):
 def test_cli_needs_no_optional_extras_to_start():
     """The README's first command installs no extras: building the parser and running the
     demo must not import matplotlib, onnxruntime or dask."""
-    code = ("import sys, verifier.cli as c; c._parser(); "
+    code = ("import sys, verifier.cli as c; c.build_parser(); "
             "bad = [m for m in ('matplotlib', 'onnxruntime', 'distributed') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_method_choices_match_the_registered_methods():
-    from verifier.batch import METHODS
-    from verifier.cli import _parser
-    from verifier.verify.pipeline import registered_methods
-    verify_parser = _parser()._subparsers._group_actions[0].choices["verify"]
-    choices = next(a.choices for a in verify_parser._actions if a.dest == "method")
-    assert set(choices) == set(registered_methods()) == set(METHODS)
+def test_method_choices_are_the_method_table():
+    from verifier.cli import build_parser
+    from verifier.methods import METHOD_NAMES, METHODS
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    for command in ("verify", "batch"):
+        choices = next(a.choices for a in subcommands[command]._actions if a.dest == "method")
+        assert list(choices) == list(METHOD_NAMES) == list(METHODS) + ["auto"]

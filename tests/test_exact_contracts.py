@@ -6,8 +6,6 @@
 * verify(..., "milp") and verify(..., "split") never contradict each other.
 """
 
-from contextlib import contextmanager
-from functools import partial
 
 import numpy as np
 import pytest
@@ -21,8 +19,8 @@ from verifier.encode import encode_network, with_disjunct
 from verifier.relaxations import big_m
 from verifier.spec import halfspace_property
 from verifier.verify import verify
-from verifier.verify.lp import certified_minimum
-from verifier.verify.tighten import triangle_blocks
+from verifier.lp import certified_minimum
+from verifier.tighten import triangle_blocks
 
 params = st.tuples(st.integers(0, 10_000), st.integers(1, 3),
                    st.lists(st.integers(2, 6), min_size=1, max_size=2))
@@ -115,22 +113,11 @@ def test_alpha_tightened_methods_never_contradict_milp(p, threshold):
         assert {verdict, exact} != {"sat", "unsat"}, (method, verdict, exact)
 
 
-@contextmanager
-def _registered(name: str, method):
-    """``method`` registered as ``name`` for the block (a configuration that is not a
-    default: tests call it through ``verify`` like any method), then removed."""
-    from verifier.verify.pipeline import BOUND_METHODS, register_method
-    register_method(name, method)
-    try:
-        yield
-    finally:
-        BOUND_METHODS.pop(name, None)
-
-
 NEAR_SAMPLED_MINIMUM = st.floats(-0.3, 0.1).filter(lambda t: abs(t) > 1e-3)
 
 
-def _agrees_with_milp(p, threshold, method: str, near_samples: bool = False) -> None:
+def _agrees_with_milp(p, threshold, method: str, near_samples: bool = False,
+                      options=None) -> None:
     """Same verdict as the MILP, and the bound never exceeds the margin at samples.
 
     ``near_samples``: the threshold is ``min + threshold * (max - min)`` of the sampled
@@ -146,7 +133,8 @@ def _agrees_with_milp(p, threshold, method: str, near_samples: bool = False) -> 
         threshold = outputs.min() + threshold * (outputs.max() - outputs.min())
     b = np.array([threshold])
     prop = halfspace_property(lo, hi, [(A, b)], 2)
-    results = {m: verify(net, prop, method=m, timeout=30) for m in ("milp", method)}
+    results = {"milp": verify(net, prop, method="milp", timeout=30),
+               method: verify(net, prop, method=method, timeout=30, options=options)}
     assert results[method].verdict == results["milp"].verdict, results[method].message
     samples = outputs - threshold
     bound = results[method].disjuncts[0].bounds.get(method)
@@ -162,31 +150,22 @@ def test_relu_split_bab_agrees_with_milp(p, threshold):
     _agrees_with_milp(p, threshold, "bab")
 
 
-@pytest.mark.parametrize("heuristic", ["mixed", "widest", "smear"])
+@pytest.mark.parametrize("rule", ["mixed", "widest", "smear"])
 @settings(max_examples=8, deadline=None)
 @given(p=params, threshold=NEAR_SAMPLED_MINIMUM)
-def test_input_split_heuristics_agree_with_milp(heuristic, p, threshold):
+def test_input_split_rules_agree_with_milp(rule, p, threshold):
     """``split`` is complete and sound with each input-choice rule (thresholds near the
     sampled minimum, so that it splits)."""
-    from verifier.verify.exact import split_margin
-    with _registered("split-rule", partial(split_margin, heuristic=heuristic)):
-        _agrees_with_milp(p, threshold, "split-rule", near_samples=True)
+    from verifier.verify import SplitOptions, VerifyOptions
+    _agrees_with_milp(p, threshold, "split", near_samples=True,
+                      options=VerifyOptions(split=SplitOptions(rule=rule)))
 
 
 def test_input_split_rejects_an_unknown_rule():
-    import time
-
-    from verifier.verify import VerifyOptions
-    from verifier.verify.exact import split_margin
-    from verifier.verify.pipeline import CaseContext
-    rng = np.random.default_rng(0)
-    net = random_network(rng, 3, [4], 2)
-    lo, hi = random_box(rng, 3)
-    prop = halfspace_property(lo, hi, [(np.array([[1.0, -1.0]]), np.array([0.0]))], 2)
-    ctx = CaseContext(net, prop.cases[0], VerifyOptions(), time.monotonic() + 60, None)
-    poly = prop.cases[0].disjuncts[0]
-    with pytest.raises(ValueError, match="unknown split heuristic 'wides'"):
-        split_margin(ctx, poly.A, poly.b, heuristic="wides")
+    from verifier.errors import OptionError
+    from verifier.verify import SplitOptions
+    with pytest.raises(OptionError, match="unknown split rule 'wides'"):
+        SplitOptions(rule="wides")
 
 
 @settings(max_examples=10, deadline=None)
@@ -195,15 +174,15 @@ def test_bab_without_alpha_beta_agrees_with_milp(p, threshold):
     """The same contract for ``bab`` with alpha-beta off, its non-default path: box bounds,
     split LPs bounded by dual ascent, exact LPs at the leaves (thresholds near the sampled
     minimum, so that it branches)."""
-    from verifier.verify.bab import bab_margin
-    with _registered("bab-dual", partial(bab_margin, alpha_beta_iterations=0)):
-        _agrees_with_milp(p, threshold, "bab-dual", near_samples=True)
+    from verifier.verify import BabOptions, VerifyOptions
+    _agrees_with_milp(p, threshold, "bab", near_samples=True,
+                      options=VerifyOptions(bab=BabOptions(alpha_beta_iterations=0)))
 
 
 def _chain_instance(seed: int, n_in: int, widths: list[int], n_samples: int):
     """A random 3-output chain net, its box, dense chain, magnitude scales, DeepPoly
     bounds, affine node names, sampled inputs and every node's value at them."""
-    from verifier.bounds.batched import dense_chain, magnitude_scales
+    from verifier.bounds.chain import dense_chain, magnitude_scales
     rng = np.random.default_rng(seed)
     net = random_network(rng, n_in, widths, 3)
     lo, hi = random_box(rng, n_in)
@@ -222,8 +201,9 @@ def test_cutting_dead_neurons_changes_no_bound(seed):
     split) gives the same constants, input coefficients, early-stop bounds and recorded
     coefficients on the live neurons as through all of them; the per-domain input minimum
     equals the box minimum of the full coefficients."""
-    from verifier.bounds.batched import (_backsub_linear, _box_minimum, _input_minimum,
-                                         _lines, _live_neurons, _restrict, _take)
+    from verifier.bounds.backsub import (backsub_linear, box_minimum, input_minimum,
+                                         live_neurons, restrict_chain, take_columns)
+    from verifier.bounds.chain import batched_relu_lines
     rng, net, lo, hi, chain, scales, bounds, affine, X, values = _chain_instance(
         seed, 4, [10, 10, 10], 10)
     D = 5
@@ -242,36 +222,37 @@ def test_cutting_dead_neurons_changes_no_bound(seed):
         pre_lo.append(l)
         pre_hi.append(u)
         states.append(state)
-    lines = [_lines(l, u) for l, u in zip(pre_lo, pre_hi)]
+    lines = [batched_relu_lines(l, u) for l, u in zip(pre_lo, pre_hi)]
     shifts = [rng.uniform(0, 1, size=s.shape) * (s != 0) for s in states]
-    keep = _live_neurons(lines, states)
+    keep = live_neurons(lines, states)
     assert any(k.size < l.shape[1] for k, l in zip(keep, pre_lo))      # something is cut
     last = len(chain) - 1
     M = rng.normal(size=(D, 2, chain[last][0].shape[0]))
     full_rec, cut_rec = {}, {}
-    full = _backsub_linear(chain, last, M, lines, record=full_rec, stops=(pre_lo, pre_hi),
+    full = backsub_linear(chain, last, M, lines, record=full_rec, stops=(pre_lo, pre_hi),
                            shifts=shifts)
-    cut = _backsub_linear(_restrict(chain, last, keep), last, M, _take(lines, keep),
-                          record=cut_rec, stops=(_take(pre_lo, keep), _take(pre_hi, keep)),
-                          shifts=_take(shifts, keep))
+    cut = backsub_linear(restrict_chain(chain, last, keep), last, M, take_columns(lines, keep),
+                          record=cut_rec, stops=(take_columns(pre_lo, keep), take_columns(pre_hi, keep)),
+                          shifts=take_columns(shifts, keep))
     for a, b in zip(full, cut):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     for r in full_rec:
         np.testing.assert_allclose(full_rec[r][:, :, keep[r]], cut_rec[r], rtol=1e-12,
                                    atol=1e-12)
-    const, coef0, _ = _backsub_linear(chain, last, M, lines, stops=(pre_lo, pre_hi),
+    const, coef0, _ = backsub_linear(chain, last, M, lines, stops=(pre_lo, pre_hi),
                                       shifts=shifts, to_input=False)
     W0, b0, _ = chain[0]
     lo_b, hi_b = np.repeat(lo[None, :], D, axis=0), np.repeat(hi[None, :], D, axis=0)
-    np.testing.assert_allclose(const + _input_minimum(coef0, W0, b0, lo_b, hi_b),
-                               _box_minimum(full[0], full[1], lo_b, hi_b),
+    np.testing.assert_allclose(const + input_minimum(coef0, W0, b0, lo_b, hi_b),
+                               box_minimum(full[0], full[1], lo_b, hi_b),
                                rtol=1e-12, atol=1e-12)
 
 
 def test_split_constraints_hold_on_their_subdomain():
     """Every input of a sub-domain (ReLUs fixed by the signs at a sampled point) satisfies
     the input-space rows ``G x <= h`` of its split constraints."""
-    from verifier.bounds.batched import _lines, split_constraints
+    from verifier.bounds.chain import batched_relu_lines
+    from verifier.bounds.split_domains import split_constraints
     rng, net, lo, hi, chain, scales, bounds, affine, X, values = _chain_instance(
         5, 4, [12, 12, 12], 3000)
     for trial in range(5):
@@ -287,7 +268,7 @@ def test_split_constraints_hold_on_their_subdomain():
             l[0, fix & (z >= 0)] = 0.0
             u[0, fix & (z < 0)] = 0.0
             states.append(state)
-            lines.append(_lines(l, u))
+            lines.append(batched_relu_lines(l, u))
         G, h = split_constraints(chain, scales, lines, states)
         inside = np.ones(X.shape[0], dtype=bool)
         for r, name in enumerate(affine[:-1]):
@@ -305,7 +286,8 @@ def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
     """alpha-beta optimised bounds of split sub-domains: never above the objective at any
     sampled input of the sub-domain, at least the unoptimised (DeepPoly) bound, and the
     returned point lies in the box."""
-    from verifier.bounds.batched import optimized_output_bound, split_domain_bounds
+    from verifier.bounds.optimized import optimized_output_bound
+    from verifier.bounds.split_domains import split_domain_bounds
     rng, net, lo, hi, chain, scales, root, affine, X, values = _chain_instance(
         seed, 3, [8, 8, 8], 20000)
     D = 4
@@ -373,3 +355,46 @@ def test_auto_uses_relu_split_bab_for_many_inputs():
     assert auto.verdict == "unsat" == verify(net, prop, method="milp", timeout=60).verdict
     bounds = auto.disjuncts[0].bounds
     assert "triangle" not in bounds and "exact" in bounds and "bab" in auto.stats
+
+
+def _small_margin_case(seed: int = 3):
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, 3, [6, 6], 2)
+    lo, hi = random_box(rng, 3)
+    A, b = np.array([[1.0, -1.0]]), np.array([-50.0])     # margin far above 0: unsat
+    return net, halfspace_property(lo, hi, [(A, b)], 2), A, b
+
+
+def test_milp_optimal_without_a_point_gives_the_dual_bound_and_no_optimum(monkeypatch):
+    """HiGHS may report ``optimal`` without a primal point. Then the bound is the dual bound
+    made safe and the exact optimum stays unknown (this branch once read an undefined
+    name)."""
+    import time
+
+    from solvers import SolveResult, Status
+    from solvers.highs import HighsBackend
+    from verifier.lp import sound_milp_bound
+    from verifier.methods import CaseContext
+    from verifier.methods.milp import milp_margin
+    from verifier.verify import VerifyOptions
+    net, prop, A, b = _small_margin_case()
+    ctx = CaseContext(net, prop.cases[0], VerifyOptions(full_solve=True), time.monotonic() + 60)
+    answer = SolveResult(Status.OPTIMAL, dual_bound=1e3)       # above DeepPoly's bound
+    monkeypatch.setattr(HighsBackend, "solve", lambda self, limits=None: answer)
+    found = milp_margin(ctx, A, b)
+    assert found.optimum is None and not found.timed_out
+    assert found.bound == sound_milp_bound(answer) < 1e3
+    assert found.bracket[1] == np.inf
+
+
+def test_a_bound_above_a_real_margin_raises_soundness_error(monkeypatch):
+    """A certified bound larger than the margin of an input that falsification evaluated is
+    a contradiction: ``verify`` raises SoundnessError (exit code 8), never reports it."""
+    from verifier.errors import SoundnessError
+    from verifier.methods import METHODS, Method, MethodOutcome
+    net, prop, A, b = _small_margin_case()
+    monkeypatch.setitem(METHODS, "interval", Method(lambda ctx, A, b: MethodOutcome(1e9),
+                                                    False, "unsound on purpose"))
+    with pytest.raises(SoundnessError, match="interval certified"):
+        verify(net, prop, method="interval", timeout=10)
+    assert SoundnessError.exit_code == 8

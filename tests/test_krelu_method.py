@@ -1,4 +1,4 @@
-"""Contracts of the k-ReLU method (verifier.relaxations.krelu, verifier.verify.krelu_method).
+"""Contracts of the k-ReLU method (verifier.relaxations.krelu, verifier.methods.krelu).
 
 * octahedral bounds contain the pre-activations of sampled inputs;
 * the k-ReLU block's rows hold at sampled (x, relu(x)) points of the layer;
@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 
 import numpy as np
@@ -29,10 +28,11 @@ from verifier.relaxations.krelu_hull import octahedral_directions
 from verifier.spec import Case, OutputPolytope
 from verifier.spec.property import linf_robustness
 from verifier.verify import KReluOptions, VerifyOptions, verify
-from verifier.verify.pipeline import (BOUND_METHODS, CaseContext, _load_plugins,
-                                      margin_range, triangle_margin)
-
-krelu_method = importlib.import_module("verifier.verify.krelu_method")
+from verifier.methods import CaseContext
+from verifier.methods import krelu as krelu_method
+from verifier.methods.margins import margin_range
+from verifier.methods.triangle import triangle_margin
+from verifier.tighten import TightenOptions, krelu_tighten, lp_tighten
 
 
 def _instance(seed: int, widths=(8, 8), n_in=3, n_out=3):
@@ -46,7 +46,7 @@ def _ctx(net, lo, hi, A, b, k=3, ns=100, full_solve=False, **kw):
     case = Case(lo, hi, (OutputPolytope(A, b),))
     options = VerifyOptions(krelu=KReluOptions(k=k, ns=ns, **{'triangle_first': False, **kw}),
                             full_solve=full_solve)
-    return CaseContext(net, case, options, time.monotonic() + 60.0, None)
+    return CaseContext(net, case, options, time.monotonic() + 60.0)
 
 
 def _milp_optimum(ctx, A, b) -> float:
@@ -119,8 +119,8 @@ def test_k1_reproduces_triangle(seed, cuts):
         A = rng.normal(size=(1, 3))
         b = np.zeros(1)
         ctx = _ctx(net, lo, hi, A, b, k=1, cuts=cuts)
-        tri, _ = triangle_margin(ctx, A, b)
-        kr, _ = krelu_method.krelu_margin(ctx, A, b)
+        tri = triangle_margin(ctx, A, b).bound
+        kr = krelu_method.krelu_margin(ctx, A, b).bound
         assert abs(tri - kr) <= 1e-6 * (1.0 + abs(tri)), (tri, kr)
 
 
@@ -137,11 +137,11 @@ def test_ordering_triangle_krelu_exact(seed, cuts):
         ctx = _ctx(net, lo, hi, A, b)
         exact = _milp_optimum(ctx, A, b)
         assert exact <= sample_min + 1e-6
-        tri, _ = triangle_margin(ctx, A, b)
+        tri = triangle_margin(ctx, A, b).bound
         previous = tri
         for k in (2, 3):
             kctx = _ctx(net, lo, hi, A, b, k=k, cuts=cuts)
-            kr, _ = krelu_method.krelu_margin(kctx, A, b)
+            kr = krelu_method.krelu_margin(kctx, A, b).bound
             assert tri <= kr + 1e-7, (k, tri, kr)
             assert kr <= exact + 1e-6, (k, kr, exact)
             assert kr <= sample_min + 1e-6
@@ -156,8 +156,8 @@ def test_krelu_tightens_somewhere():
         rng, net, lo, hi = _instance(seed, widths=(10, 10))
         A = rng.normal(size=(1, 3))
         b = np.zeros(1)
-        tri, _ = triangle_margin(_ctx(net, lo, hi, A, b), A, b)
-        kr, _ = krelu_method.krelu_margin(_ctx(net, lo, hi, A, b, k=3), A, b)
+        tri = triangle_margin(_ctx(net, lo, hi, A, b), A, b).bound
+        kr = krelu_method.krelu_margin(_ctx(net, lo, hi, A, b, k=3), A, b).bound
         gains += kr > tri + 1e-6
     assert gains >= 1
 
@@ -167,10 +167,10 @@ def test_cache_and_stats_per_case():
     A = rng.normal(size=(1, 3))
     b = np.zeros(1)
     ctx = _ctx(net, lo, hi, A, b, k=2, cuts="all")
-    first, _ = krelu_method.krelu_margin(ctx, A, b)
-    blocks = ctx._cache["krelu_blocks"]
-    second, _ = krelu_method.krelu_margin(ctx, A, b)
-    assert ctx._cache["krelu_blocks"] is blocks and first == second
+    first = krelu_method.krelu_margin(ctx, A, b).bound
+    blocks = ctx.krelu.blocks
+    second = krelu_method.krelu_margin(ctx, A, b).bound
+    assert ctx.krelu.blocks is blocks and first == second
     (summary,) = ctx.stats["krelu"]
     assert summary["built"] == summary["groups"] and not summary["cut_short"]
 
@@ -181,16 +181,17 @@ def test_separation_cache_and_stats_per_case():
     A = rng.normal(size=(1, 3))
     b = np.zeros(1)
     ctx = _ctx(net, lo, hi, A, b, k=2, full_solve=True)
-    first, _ = krelu_method.krelu_margin(ctx, A, b)
-    case = ctx._cache["krelu_cuts"]
-    second, _ = krelu_method.krelu_margin(ctx, A, b)
-    assert ctx._cache["krelu_cuts"] is case
+    first = krelu_method.krelu_margin(ctx, A, b).bound
+    case = ctx.krelu
+    hulls = case.hulls
+    second = krelu_method.krelu_margin(ctx, A, b).bound
+    assert ctx.krelu is case and case.hulls is hulls
     assert second >= first - 1e-7
     (summary,) = ctx.stats["krelu"]
     assert summary["built"] <= summary["groups"] and not summary["cut_short"]
     s1, s2 = ctx.stats["krelu_cuts"]
     assert s2["reused_rows"] == s1["rows_added"] + s1["reused_rows"]
-    assert summary["pool_rows"] == s1["rows_added"] + s2["rows_added"]
+    assert case.pool.n_rows == s1["rows_added"] + s2["rows_added"]
 
 
 @pytest.mark.parametrize("cuts", ["separate", "all"])
@@ -199,8 +200,8 @@ def test_no_hull_time_falls_back_to_triangle(cuts):
     A = rng.normal(size=(1, 3))
     b = np.zeros(1)
     ctx = _ctx(net, lo, hi, A, b, k=3, hull_time_share=0.0, cuts=cuts)
-    tri, _ = triangle_margin(ctx, A, b)
-    kr, _ = krelu_method.krelu_margin(ctx, A, b)
+    tri = triangle_margin(ctx, A, b).bound
+    kr = krelu_method.krelu_margin(ctx, A, b).bound
     (summary,) = ctx.stats["krelu"]
     assert summary["built"] == 0
     if summary["groups"] and cuts == "all":
@@ -213,19 +214,16 @@ def test_krelu_lp_tighten_sound():
     A = rng.normal(size=(1, 3))
     b = np.zeros(1)
     ctx = _ctx(net, lo, hi, A, b, k=3, lp_tighten=True)
-    kr, _ = krelu_method.krelu_margin(ctx, A, b)
+    kr = krelu_method.krelu_margin(ctx, A, b).bound
     Y = net.forward(sample_box(rng, lo, hi, 500))
     assert kr <= float((Y @ A.T - b).max(axis=1).min()) + 1e-6
-    bounds = ctx._cache["krelu_bounds"]
+    bounds = ctx.krelu.bounds
     values = net.forward(sample_box(rng, lo, hi, 300), all_nodes=True)
     for name, v in values.items():
         assert bounds[name].contains(v, tol=1e-9), name
 
 
 def test_verify_krelu_agrees_with_milp():
-    _load_plugins()
-    if "milp" not in BOUND_METHODS:
-        pytest.skip("milp method not registered")
     for seed in range(3):
         rng = np.random.default_rng(100 + seed)
         net = random_network(rng, 4, [8, 8], 3, scale=1.5)
@@ -253,16 +251,16 @@ def test_separation_between_triangle_and_all_facets(seed, lazy):
     for _ in range(2):
         A = rng.normal(size=(1, 3))
         b = np.zeros(1)
-        tri, _ = triangle_margin(_ctx(net, lo, hi, A, b, full_solve=True), A, b)
-        full, _ = krelu_method.krelu_margin(
-            _ctx(net, lo, hi, A, b, cuts="all", full_solve=True), A, b)
+        tri = triangle_margin(_ctx(net, lo, hi, A, b, full_solve=True), A, b).bound
+        full = krelu_method.krelu_margin(
+            _ctx(net, lo, hi, A, b, cuts="all", full_solve=True), A, b).bound
         ctx = _ctx(net, lo, hi, A, b, full_solve=True, lazy_hulls=lazy, cut_rounds=50)
-        sep, _ = krelu_method.krelu_margin(ctx, A, b)
+        sep = krelu_method.krelu_margin(ctx, A, b).bound
         assert tri <= sep + 1e-7, (tri, sep)
         assert sep <= full + 1e-6, (sep, full)
         assert sep <= float((Y @ A.T - b).max(axis=1).min()) + 1e-6
         (stats,) = ctx.stats["krelu_cuts"]
-        assert stats["final_rows"] == ctx._cache["krelu_cuts"].encoded.model.n_rows + 1 \
+        assert stats["final_rows"] == ctx.krelu.encoded.model.n_rows + 1 \
             + stats["rows_added"]
 
 
@@ -270,15 +268,12 @@ def test_separation_between_triangle_and_all_facets(seed, lazy):
 def test_separated_lp_tighten_inside_triangle_tightening(seed):
     """k-ReLU cuts in LP tightening: sound (samples inside) and never looser than the
     triangle-only LP tightening from the same DeepPoly bounds."""
-    from verifier.verify.krelu_cuts import separated_lp_tighten
-    from verifier.verify.tighten import TightenOptions, lp_tighten
     rng, net, lo, hi = _instance(seed, widths=(10, 10, 10), n_in=4)
     ctx = _ctx(net, lo, hi, np.ones((1, 3)), np.zeros(1))
     opts = TightenOptions(early_stop=False)
     tri, _ = lp_tighten(net, ctx.deeppoly(), opts)
-    sep, stats = separated_lp_tighten(net, ctx.deeppoly(), ctx.options.krelu, opts,
-                                      krelu_method.separation_settings(ctx.options.krelu),
-                                      None, ctx.options.deeppoly)
+    sep, stats = krelu_tighten(net, ctx.deeppoly(), ctx.options.krelu, opts, None,
+                               ctx.options.deeppoly)
     values = net.forward(sample_box(rng, lo, hi, 400), all_nodes=True)
     for name, v in values.items():
         assert sep[name].contains(v, tol=1e-9), name
@@ -291,19 +286,17 @@ def test_separated_lp_tighten_inside_triangle_tightening(seed):
 def test_separated_lp_tighten_reuses_upstream_hulls(monkeypatch):
     """Hulls of finished upstream layers are built once, not once per tightened layer, and
     the bounds are the same as when every layer's case builds its own."""
-    from verifier.verify import krelu_cuts
+    from verifier.relaxations import krelu_separation
     rng, net, lo, hi = _instance(4, widths=(10, 10, 10, 10), n_in=4)
     ctx = _ctx(net, lo, hi, np.ones((1, 3)), np.zeros(1))
-    from verifier.verify.tighten import TightenOptions
     opts = TightenOptions(early_stop=False)
-    settings = krelu_method.separation_settings(ctx.options.krelu)
 
     def run():
-        return krelu_cuts.separated_lp_tighten(net, ctx.deeppoly(), ctx.options.krelu, opts,
-                                               settings, None, ctx.options.deeppoly)
+        return krelu_tighten(net, ctx.deeppoly(), ctx.options.krelu, opts, None,
+                             ctx.options.deeppoly)
 
     shared, shared_stats = run()
-    monkeypatch.setattr(krelu_cuts, "_upstream_signature", lambda *args: object())
+    monkeypatch.setattr(krelu_separation, "upstream_signature", lambda *args: object())
     fresh, fresh_stats = run()
     assert shared_stats["built"] < fresh_stats["built"]
     for name in fresh:
@@ -315,20 +308,19 @@ def test_separated_lp_tighten_reuses_upstream_hulls(monkeypatch):
 def test_milp_with_krelu_cuts_keeps_the_optimum(seed):
     """Hull facets are valid inequalities: adding them to the big-M MILP (``milp_cuts``)
     leaves its optimum unchanged, and the MILP still bounds the k-ReLU LP from above."""
-    from verifier.verify.exact import milp_margin
+    from verifier.methods.milp import milp_margin
     rng, net, lo, hi = _instance(seed, widths=(8, 8))
     A = rng.normal(size=(1, 3))
     b = np.zeros(1)
     optima = {}
     for cuts in (False, True):
         ctx = _ctx(net, lo, hi, A, b, full_solve=True, milp_cuts=cuts)
-        bound, _ = milp_margin(ctx, A, b)
-        exact = ctx.stats["_last_exact"]
-        assert exact.get("optimum") is not None
-        optima[cuts] = exact["optimum"]
+        found = milp_margin(ctx, A, b)
+        assert found.optimum is not None
+        optima[cuts] = found.optimum
         if cuts:
             assert ctx.stats.get("milp_cuts"), "no cut was added"
             kr = max(ctx.stats["krelu_cuts"][0]["bounds"])
-            assert kr <= exact["optimum"] + 1e-6 * (1 + abs(kr))
-        assert bound <= exact["optimum"] + 1e-9
+            assert kr <= found.optimum + 1e-6 * (1 + abs(kr))
+        assert found.bound <= found.optimum + 1e-9
     assert optima[True] == pytest.approx(optima[False], rel=1e-6, abs=1e-6)

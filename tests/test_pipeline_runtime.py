@@ -76,7 +76,7 @@ def test_deeppoly_stops_at_its_deadline_and_verify_reports_timeout(monkeypatch):
 
     from verifier.bounds import deeppoly_bounds
     from verifier.errors import TimeLimitReached
-    from verifier.verify import pipeline
+    from verifier.methods import context
     net, prop = _instance()
     case = prop.cases[0]
     with pytest.raises(TimeLimitReached):
@@ -85,7 +85,7 @@ def test_deeppoly_stops_at_its_deadline_and_verify_reports_timeout(monkeypatch):
     def slow(*args, **kwargs):
         raise TimeLimitReached("simulated")
 
-    monkeypatch.setattr(pipeline, "deeppoly_bounds", slow)
+    monkeypatch.setattr(context, "deeppoly_bounds", slow)
     net, prop = _easy_instance()          # not falsified: DeepPoly is reached
     result = verify(net, prop, method="deeppoly", timeout=10)
     assert result.verdict == "timeout"
@@ -95,18 +95,17 @@ def test_alpha_margin_is_memoised_per_bounds_and_disjunct(monkeypatch):
     """``auto`` asks for one disjunct's alpha margin in the triangle and again in the MILP:
     the second call with the same bounds object reuses the value; other bounds or another
     disjunct compute anew."""
-    import sys
     import time
 
-    from verifier.verify.pipeline import CaseContext, alpha_margin_lower
-    pipeline = sys.modules["verifier.verify.pipeline"]   # `verifier.verify` is also a function
+    from verifier.methods import CaseContext, margins
+    from verifier.methods.margins import alpha_margin_lower
 
     net, prop = _instance()
-    ctx = CaseContext(net, prop.cases[0], VerifyOptions(), time.monotonic() + 60, None)
+    ctx = CaseContext(net, prop.cases[0], VerifyOptions(), time.monotonic() + 60)
     poly = prop.cases[0].disjuncts[0]
     calls = []
-    real = pipeline.alpha_rows_lower
-    monkeypatch.setattr(pipeline, "alpha_rows_lower",
+    real = margins.alpha_rows_lower
+    monkeypatch.setattr(margins, "alpha_rows_lower",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     bounds = ctx.tightened()
     first = alpha_margin_lower(ctx, poly.A, poly.b, bounds)

@@ -62,10 +62,10 @@ def test_gap_bars(tmp_path, net):
 
 def test_plot_cli(tmp_path):
     import argparse
-    from verifier.plot import add_plot_subparser, run_plot_command
+    from verifier.cli.plot import add_parser
     p = argparse.ArgumentParser()
-    add_plot_subparser(p.add_subparsers(dest="command"))
+    add_parser(p.add_subparsers(dest="command"))
     out = tmp_path / "c.png"
-    assert run_plot_command(p.parse_args(["plot", "neuron", "--l", "-2", "--u", "1",
-                                          "-o", str(out)])) == 0
+    args = p.parse_args(["plot", "neuron", "--l", "-2", "--u", "1", "-o", str(out)])
+    assert args.func(args) == 0
     _written(out)

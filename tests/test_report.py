@@ -18,7 +18,7 @@ import pytest
 from helpers import random_network
 from verifier.report import gap_table
 from verifier.report.attribution import attribute_gap, export_summary
-from verifier.report.gap import gap_over_images, parse_index
+from verifier.report import gap_over_images, parse_index
 from verifier.spec import linf_robustness
 from verifier.verify.options import VerifyOptions
 

@@ -88,12 +88,6 @@ class EmptyInputBoxError(SpecError):
     """An input box with some lower bound above its upper bound."""
 
 
-class SolverError(VerifierError):
-    """The LP/MILP solver failed in a way that leaves no usable answer."""
-
-    exit_code = 7
-
-
 class SoundnessError(VerifierError):
     """An internal consistency check failed: a computed bound contradicts a true point.
 
@@ -101,3 +95,9 @@ class SoundnessError(VerifierError):
     """
 
     exit_code = 8
+
+
+class OptionError(VerifierError):
+    """An option value outside its range (a time limit of NaN, ``k = 0``, ...)."""
+
+    exit_code = 2

@@ -13,4 +13,4 @@ PYTHON="${PYTHON:-python3}"
 echo "Installing $TOOL_NAME from $REPO_DIR with $($PYTHON --version 2>&1)"
 # onnxruntime (extra 'ort') lets sat witnesses be replayed in onnxruntime as well
 "$PYTHON" -m pip install -e "$REPO_DIR[ort]"
-"$PYTHON" -c "import verifier.batch, verifier.verify; print('verifier installed')"
+"$PYTHON" -c "import verifier.batch, verifier.cli, verifier.verify; print('verifier installed')"

@@ -14,7 +14,7 @@ ONNX_FILE="$3"
 VNNLIB_FILE="$4"
 PYTHON="${PYTHON:-python3}"
 echo "Preparing verifier for category '$CATEGORY': $ONNX_FILE $VNNLIB_FILE"
-if ! "$PYTHON" -m verifier.batch --check "$ONNX_FILE" "$VNNLIB_FILE"; then
+if ! "$PYTHON" -m verifier.cli --check "$ONNX_FILE" "$VNNLIB_FILE"; then
     echo "prepare_instance: $ONNX_FILE / $VNNLIB_FILE cannot be handled" >&2
     exit 1
 fi

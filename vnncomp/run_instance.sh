@@ -13,5 +13,5 @@ if [ "$#" -ne 6 ] || [ "$1" != "$VERSION_STRING" ]; then
     exit 1
 fi
 PYTHON="${PYTHON:-python3}"
-exec "$PYTHON" -m verifier.batch --vnncomp "$2" "$3" "$4" "$5" "$6" \
+exec "$PYTHON" -m verifier.cli --vnncomp "$2" "$3" "$4" "$5" "$6" \
     --method "${VERIFIER_METHOD:-auto}"

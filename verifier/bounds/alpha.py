@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from verifier.bounds.batched import magnitude_scales, optimized_output_bound
+from verifier.bounds.chain import magnitude_scales
+from verifier.bounds.optimized import optimized_output_bound
 
 
 def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
@@ -23,7 +24,7 @@ def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     """Sound bounds ``lower <= z_j[neurons] <= upper`` on the input box, by optimised slopes.
 
     Args:
-        chain: :func:`~verifier.bounds.batched.dense_chain` of the network; layers ``0..j-1``
+        chain: :func:`~verifier.bounds.chain.dense_chain` of the network; layers ``0..j-1``
             must each be followed by a ReLU.
         box_lower, box_upper: (n_in,) the input box.
         pre_lower, pre_upper: per ReLU layer ``r < j``, (n_r,) sound bounds of its
@@ -36,8 +37,8 @@ def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
 
     Returns:
         (lower (k,), upper (k,)). Each includes the outward rounding margin of
-        :func:`~verifier.bounds.batched.optimized_output_bound` (``ROUNDING_MARGIN`` times
-        the magnitude scales of :func:`~verifier.bounds.batched.magnitude_scales`).
+        :func:`~verifier.bounds.optimized.optimized_output_bound` (``ROUNDING_MARGIN`` times
+        the magnitude scales of :func:`~verifier.bounds.chain.magnitude_scales`).
 
     Soundness: as sound as ``pre_lower/pre_upper``; the slopes may be anything in [0, 1].
     """
@@ -63,7 +64,7 @@ def alpha_rows_lower(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     up to it: :func:`alpha_layer_bounds`).
 
     Args:
-        chain: :func:`~verifier.bounds.batched.dense_chain`, every layer but the last
+        chain: :func:`~verifier.bounds.chain.dense_chain`, every layer but the last
             followed by a ReLU.
         pre_lower, pre_upper: per ReLU layer, (n_r,) sound pre-activation bounds.
         rows: (m, n_out).

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from verifier.bounds.interval import ROUNDING_MARGIN, TINY, affine_interval, interval_bounds
+from verifier.bounds.interval import INTERVAL_RULES, affine_interval, interval_bounds
+from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
 from verifier.bounds.relu_lines import relu_lines
 from verifier.bounds.types import Bounds
 from verifier.errors import TimeLimitReached
-from verifier.network import Add, Affine, Input, Network, Relu
+from verifier.network import Add, Affine, Network, Relu
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,31 @@ def _matmul(M: np.ndarray, W) -> np.ndarray:
     return M @ W
 
 
+def _affine_back(op: Affine, name, M, M_abs, lines):
+    """Through ``z = W x + b``: rows ``M`` on z become ``M W`` on x plus ``M b``."""
+    return (M @ op.b, M_abs @ np.abs(op.b),
+            [(_matmul(M, op.W), _matmul(M_abs, abs(op.W)))])
+
+
+def _relu_back(op: Relu, name, M, M_abs, lines):
+    """Through a ReLU: positive coefficients take the lower line, negative the upper."""
+    a_lo, c_lo, a_up, c_up = lines[name]
+    Mp, Mm = np.maximum(M, 0), np.minimum(M, 0)
+    return (Mp @ c_lo + Mm @ c_up, M_abs @ np.maximum(np.abs(c_lo), np.abs(c_up)),
+            [(Mp * a_lo + Mm * a_up, M_abs * np.maximum(np.abs(a_lo), np.abs(a_up)))])
+
+
+def _add_back(op: Add, name, M, M_abs, lines):
+    """Through ``x1 + x2``: both operands receive the rows."""
+    zero = np.zeros(M.shape[0])
+    return zero, zero, [(M, M_abs), (M.copy(), M_abs.copy())]
+
+
+# one backward step per op kind: (op, node name, M, |M| propagated, ReLU lines) ->
+# (constant, |constant|, [(rows, |rows|) per operand in argument order])
+BACKWARD_RULES = {Affine: _affine_back, Relu: _relu_back, Add: _add_back}
+
+
 def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
                          node_bounds: dict[str, Bounds], lines: dict[str, tuple],
                          ) -> np.ndarray:
@@ -64,49 +90,29 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
     Returns:
         (k,) lower bounds (rounded outward).
     """
-    order = net.upstream_order(target)
     k = M.shape[0]
-    pending = {target: M.astype(np.float64, copy=True)}
-    pending_abs = {target: np.abs(M)}
+    pending = {target: (M.astype(np.float64, copy=True), np.abs(M))}
     const = np.zeros(k)
     const_abs = np.zeros(k)
-    result = None
-    for name in order:
+    for name in net.upstream_order(target):
         if name not in pending:
             continue
-        Mn, An = pending.pop(name), pending_abs.pop(name)
-        op = net.op(name)
-        parents = net.inputs_of(name)
-        if isinstance(op, Input):
+        Mn, An = pending.pop(name)
+        if name == net.input_name:
             box = node_bounds[name]
-            Mp, Mm = np.maximum(Mn, 0), np.minimum(Mn, 0)
-            result = const + Mp @ box.lower + Mm @ box.upper
+            result = const + np.maximum(Mn, 0) @ box.lower + np.minimum(Mn, 0) @ box.upper
             scale = const_abs + An @ np.maximum(np.abs(box.lower), np.abs(box.upper))
             return result - ROUNDING_MARGIN * scale - TINY
-        if isinstance(op, Affine):
-            const += Mn @ op.b
-            const_abs += An @ np.abs(op.b)
-            new, new_abs = _matmul(Mn, op.W), _matmul(An, abs(op.W))
-            targets = [(parents[0], new, new_abs)]
-        elif isinstance(op, Relu):
-            a_lo, c_lo, a_up, c_up = lines[name]
-            Mp, Mm = np.maximum(Mn, 0), np.minimum(Mn, 0)
-            const += Mp @ c_lo + Mm @ c_up
-            const_abs += An @ np.maximum(np.abs(c_lo), np.abs(c_up))
-            new = Mp * a_lo + Mm * a_up
-            new_abs = An * np.maximum(np.abs(a_lo), np.abs(a_up))
-            targets = [(parents[0], new, new_abs)]
-        elif isinstance(op, Add):
-            targets = [(parents[0], Mn, An), (parents[1], Mn.copy(), An.copy())]
-        else:  # pragma: no cover
-            raise TypeError(type(op).__name__)
-        for parent, coeffs, coeffs_abs in targets:
+        op = net.op(name)
+        step_const, step_abs, operands = BACKWARD_RULES[type(op)](op, name, Mn, An, lines)
+        const += step_const
+        const_abs += step_abs
+        for parent, (coeffs, coeffs_abs) in zip(net.inputs_of(name), operands):
             if parent in pending:
-                pending[parent] += coeffs
-                pending_abs[parent] += coeffs_abs
+                pending[parent][0][...] += coeffs
+                pending[parent][1][...] += coeffs_abs
             else:
-                pending[parent] = coeffs
-                pending_abs[parent] = coeffs_abs
+                pending[parent] = (coeffs, coeffs_abs)
     raise AssertionError("back-substitution did not reach the input node")  # pragma: no cover
 
 
@@ -160,7 +166,7 @@ def deeppoly_bounds(net: Network, lower: np.ndarray, upper: np.ndarray,
     for name in net.order:
         op = net.op(name)
         args = [out[i] for i in net.inputs_of(name)]
-        if isinstance(op, Input):
+        if name == net.input_name:
             out[name] = Bounds(lower, upper, "input")
             continue
         if isinstance(op, Relu):
@@ -168,15 +174,8 @@ def deeppoly_bounds(net: Network, lower: np.ndarray, upper: np.ndarray,
             lines[name] = relu_lines(pre.lower, pre.upper, options.lower_slope)
             out[name] = Bounds(np.maximum(pre.lower, 0), np.maximum(pre.upper, 0), pre.provenance)
             continue
-        # Affine / Add: interval from the (tightened) inputs first
-        if isinstance(op, Affine):
-            box = affine_interval(op.W, op.b, args[0].lower, args[0].upper)
-        else:
-            lo = args[0].lower + args[1].lower
-            hi = args[0].upper + args[1].upper
-            m = ROUNDING_MARGIN * (np.abs(lo) + np.abs(hi)) + TINY
-            box = Bounds(lo - m, hi + m, "interval")
-        box = box.intersect(base[name], "interval")
+        # other ops: interval from the (tightened) operands first, then back-substitution
+        box = INTERVAL_RULES[type(op)](op, args).intersect(base[name], "interval")
         if name in needs:
             eye = np.eye(net.size(name))
             back = linear_form_bounds(net, name, eye, out, lines, options.chunk, deadline)

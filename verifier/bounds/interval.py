@@ -2,8 +2,8 @@
 
 For ``z = W x + b`` with ``x in [l, u]``: ``z >= W+ l + W- u + b`` and ``z <= W+ u + W- l + b``
 where ``W+ = max(W, 0)``, ``W- = min(W, 0)``. Floating-point rounding is covered by an
-outward margin ``ROUNDING_MARGIN * (|W| max(|l|,|u|) + |b|) + tiny`` (far above the
-``n u`` error bound of the float64 dot products; tested by sampling).
+outward margin ``ROUNDING_MARGIN * (|W| max(|l|,|u|) + |b|) + TINY``
+(:mod:`verifier.bounds.rounding`; tested by sampling).
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
 from verifier.bounds.types import Bounds
-from verifier.network import Add, Affine, Input, Network, Relu
-
-ROUNDING_MARGIN = 1e-10
-TINY = 1e-30  # absolute floor of rounding margins (not subnormal-prone like 1e-300)
+from verifier.network import Add, Affine, Network, Relu
 
 
 def split_pos_neg(W):
@@ -35,6 +33,27 @@ def affine_interval(W, b: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> B
     return Bounds(lo - margin, hi + margin, "interval")
 
 
+def add_interval(left: Bounds, right: Bounds) -> Bounds:
+    """Sound interval of ``x1 + x2`` for ``x1 in left``, ``x2 in right``."""
+    lo = left.lower + right.lower
+    hi = left.upper + right.upper
+    margin = ROUNDING_MARGIN * (np.abs(lo) + np.abs(hi)) + TINY
+    return Bounds(lo - margin, hi + margin, "interval")
+
+
+def relu_interval(pre: Bounds) -> Bounds:
+    """``[max(l, 0), max(u, 0)]``: exact (no rounding in a maximum)."""
+    return Bounds(np.maximum(pre.lower, 0), np.maximum(pre.upper, 0), "interval")
+
+
+# the interval image of each op kind, given its operands' bounds (Input is the box itself)
+INTERVAL_RULES = {
+    Affine: lambda op, args: affine_interval(op.W, op.b, args[0].lower, args[0].upper),
+    Relu: lambda op, args: relu_interval(args[0]),
+    Add: lambda op, args: add_interval(args[0], args[1]),
+}
+
+
 def interval_bounds(net: Network, lower: np.ndarray, upper: np.ndarray) -> dict[str, Bounds]:
     """Bounds of every node's value by interval arithmetic.
 
@@ -44,20 +63,10 @@ def interval_bounds(net: Network, lower: np.ndarray, upper: np.ndarray) -> dict[
     Returns:
         dict node name -> Bounds (for an Affine node: its output, i.e. a pre-activation).
     """
-    out: dict[str, Bounds] = {}
+    out: dict[str, Bounds] = {net.input_name: Bounds(lower, upper, "input")}
     for name in net.order:
+        if name == net.input_name:
+            continue
         op = net.op(name)
-        args = [out[i] for i in net.inputs_of(name)]
-        if isinstance(op, Input):
-            out[name] = Bounds(lower, upper, "input")
-        elif isinstance(op, Affine):
-            out[name] = affine_interval(op.W, op.b, args[0].lower, args[0].upper)
-        elif isinstance(op, Relu):
-            out[name] = Bounds(np.maximum(args[0].lower, 0), np.maximum(args[0].upper, 0),
-                               "interval")
-        elif isinstance(op, Add):
-            lo = args[0].lower + args[1].lower
-            hi = args[0].upper + args[1].upper
-            margin = ROUNDING_MARGIN * (np.abs(lo) + np.abs(hi)) + TINY
-            out[name] = Bounds(lo - margin, hi + margin, "interval")
+        out[name] = INTERVAL_RULES[type(op)](op, [out[i] for i in net.inputs_of(name)])
     return out

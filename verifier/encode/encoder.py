@@ -9,7 +9,7 @@ The model has a zero objective; :func:`with_disjunct` adds a property's rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -17,26 +17,77 @@ import scipy.sparse as sp
 
 from solvers import LinearModel
 from verifier.bounds import Bounds
-from verifier.network import Add, Affine, Input, Network, Relu
+from verifier.network import Add, Affine, Network, Relu
 from verifier.relaxations import ConstraintBlock
 
 
 @dataclass(frozen=True, eq=False)
 class EncodedNetwork:
-    """A network relaxation as one model plus the node -> columns map.
+    """A network relaxation as one model plus the maps from the network to the model.
 
     Attributes:
         model: the LinearModel (objective 0).
         columns: node name -> (size,) column indices.
         blocks: the relaxation blocks used, by ReLU node.
+        block_rows: ``(node, tag)`` -> first model row of that block's rows.
+        block_columns: ``(node, tag)`` -> model columns of that block's new columns.
     """
 
     model: LinearModel
     columns: dict[str, np.ndarray]
     blocks: dict[str, list[ConstraintBlock]]
+    block_rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    block_columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     def output_columns(self, net: Network) -> np.ndarray:
         return self.columns[net.output_name]
+
+    def rows_of(self, node: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """(model rows, neurons) of the rows of one kind (e.g. ``"tri_up"``) that the
+        blocks of ReLU ``node`` added."""
+        rows, neurons = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for block in self.blocks.get(node, []):
+            first = self.block_rows.get((node, block.tag))
+            if first is None:
+                continue
+            local, owners = block.rows_of_kind(kind)
+            rows.append(first + local)
+            neurons.append(owners)
+        return np.concatenate(rows), np.concatenate(neurons)
+
+    def new_columns(self, node: str, tag: str) -> tuple[np.ndarray, np.ndarray]:
+        """(model columns, neurons) of the new columns (e.g. big-M binaries) of a block."""
+        for block in self.blocks.get(node, []):
+            if block.tag == tag and (node, tag) in self.block_columns:
+                return self.block_columns[(node, tag)], block.w_neuron
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+
+
+def block_matrix(encoded: EncodedNetwork, block: ConstraintBlock, pre: str, n_cols: int
+                 ) -> sp.csr_matrix:
+    """The rows of a block without new columns (e.g. cuts) over the model's columns.
+
+    Args:
+        encoded: the encoding whose ``columns`` give the layer's ``x`` (node ``pre``) and
+            ``y`` (node ``block.node``) columns.
+        block: the rows, over the layer's local slots.
+        pre: the pre-activation node of the block's ReLU.
+        n_cols: columns of the model the rows are added to (may exceed the encoding's,
+            e.g. with a margin column).
+    """
+    if block.n_new:
+        raise ValueError(f"block {block.tag} of {block.node} adds columns; encode it instead")
+    xcols, ycols = encoded.columns[pre], encoded.columns[block.node]
+    parts = []
+    for M, cols in ((block.Ax, xcols), (block.Ay, ycols)):
+        coo = sp.coo_matrix(M)
+        parts.append((coo.row, cols[coo.col], coo.data))
+    rows = np.concatenate([p[0] for p in parts])
+    cols = np.concatenate([p[1] for p in parts])
+    vals = np.concatenate([p[2] for p in parts])
+    out = sp.csr_matrix((vals, (rows, cols)), shape=(block.n_rows, n_cols))
+    out.sum_duplicates()
+    return out
 
 
 class _Rows:
@@ -65,6 +116,58 @@ class _Rows:
                              shape=(self.count, n_cols))
 
 
+def _affine_rows(rows: "_Rows", name: str, op: Affine, cols, parent_cols) -> None:
+    """``z_i - W[i,:] @ x = b_i``, named ``def[node,i]``."""
+    rows.add_csr([(sp.identity(op.size, format="csr"), cols),
+                  (-sp.csr_matrix(op.W), parent_cols[0])], op.b, op.b,
+                 [f"def[{name},{i}]" for i in range(op.size)])
+
+
+def _add_rows(rows: "_Rows", name: str, op: Add, cols, parent_cols) -> None:
+    """``z_i - x1_i - x2_i = 0``, named ``def[node,i]``."""
+    eye = sp.identity(op.size, format="csr")
+    rows.add_csr([(eye, cols), (-eye, parent_cols[0]), (-eye, parent_cols[1])],
+                 0.0, 0.0, [f"def[{name},{i}]" for i in range(op.size)])
+
+
+# the defining equalities of each op kind (a ReLU is defined by its relaxation blocks)
+DEFINITION_RULES = {Affine: _affine_rows, Add: _add_rows}
+
+
+class _Columns:
+    """Accumulates column bounds, integrality and names."""
+
+    def __init__(self):
+        self.lo, self.hi, self.integer, self.names = [], [], [], []
+        self.count = 0
+
+    def add(self, lower, upper, integer, names) -> np.ndarray:
+        cols = np.arange(self.count, self.count + len(names))
+        self.lo.append(lower), self.hi.append(upper), self.integer.append(integer)
+        self.names += names
+        self.count += len(names)
+        return cols
+
+
+def _node_columns(net: Network, order: list[str], node_bounds, blocks, out: _Columns):
+    """One column per neuron of every node, bounded by its sound bounds (and a ReLU's
+    blocks' ``y`` bounds); returns node -> columns."""
+    columns = {}
+    for name in order:
+        size = net.size(name)
+        b = node_bounds[name]
+        lo, hi = b.lower.copy(), b.upper.copy()
+        if isinstance(net.op(name), Relu):
+            for block in blocks.get(name, []):
+                if block.y_lower is not None:
+                    lo = np.maximum(lo, block.y_lower)
+                if block.y_upper is not None:
+                    hi = np.minimum(hi, block.y_upper)
+        columns[name] = out.add(lo, hi, np.zeros(size, dtype=bool),
+                                [f"{name}[{i}]" for i in range(size)])
+    return columns
+
+
 def encode_network(net: Network, node_bounds: dict[str, Bounds],
                    blocks: dict[str, list[ConstraintBlock]],
                    upto: str | None = None) -> EncodedNetwork:
@@ -79,60 +182,34 @@ def encode_network(net: Network, node_bounds: dict[str, Bounds],
     """
     keep = set(net.order) if upto is None else nx.ancestors(net.graph, upto) | {upto}
     order = [name for name in net.order if name in keep]
-    columns: dict[str, np.ndarray] = {}
-    col_lo, col_hi, col_int, col_names = [], [], [], []
-    n = 0
-    for name in order:
-        size = net.size(name)
-        columns[name] = np.arange(n, n + size)
-        b = node_bounds[name]
-        lo, hi = b.lower.copy(), b.upper.copy()
-        if isinstance(net.op(name), Relu):
-            for block in blocks.get(name, []):
-                if block.y_lower is not None:
-                    lo = np.maximum(lo, block.y_lower)
-                if block.y_upper is not None:
-                    hi = np.minimum(hi, block.y_upper)
-        col_lo.append(lo), col_hi.append(hi), col_int.append(np.zeros(size, dtype=bool))
-        col_names += [f"{name}[{i}]" for i in range(size)]
-        n += size
+    cols_acc = _Columns()
+    columns = _node_columns(net, order, node_bounds, blocks, cols_acc)
     rows = _Rows()
-    new_cols: dict[int, np.ndarray] = {}
+    block_rows: dict[tuple[str, str], int] = {}
+    block_columns: dict[tuple[str, str], np.ndarray] = {}
     for name in order:
         op = net.op(name)
-        cols = columns[name]
-        parents = net.inputs_of(name)
-        idx = np.arange(net.size(name))
-        if isinstance(op, Affine):
-            W = sp.csr_matrix(op.W)
-            rows.add_csr([(sp.identity(op.size, format="csr"), cols),
-                          (-W, columns[parents[0]])], op.b, op.b,
-                         [f"def[{name},{i}]" for i in idx])
-        elif isinstance(op, Add):
-            eye = sp.identity(op.size, format="csr")
-            rows.add_csr([(eye, cols), (-eye, columns[parents[0]]), (-eye, columns[parents[1]])],
-                         0.0, 0.0, [f"def[{name},{i}]" for i in idx])
-        elif isinstance(op, Relu):
-            for block in blocks.get(name, []):
-                parts = [(block.Ax, columns[parents[0]]), (block.Ay, cols)]
-                if block.n_new:
-                    w_cols = np.arange(n, n + block.n_new)
-                    n += block.n_new
-                    new_cols[id(block)] = w_cols
-                    col_lo.append(block.w_lower), col_hi.append(block.w_upper)
-                    col_int.append(block.w_integrality)
-                    col_names += block.w_names
-                    parts.append((block.Aw, w_cols))
-                rows.add_csr(parts, block.row_lower, block.row_upper, block.row_names)
-        elif not isinstance(op, Input):  # pragma: no cover
-            raise TypeError(type(op).__name__)
+        parent_cols = [columns[p] for p in net.inputs_of(name)]
+        if type(op) in DEFINITION_RULES:
+            DEFINITION_RULES[type(op)](rows, name, op, columns[name], parent_cols)
+            continue
+        for block in blocks.get(name, []) if isinstance(op, Relu) else []:
+            parts = [(block.Ax, parent_cols[0]), (block.Ay, columns[name])]
+            if block.n_new:
+                w_cols = cols_acc.add(block.w_lower, block.w_upper, block.w_integrality,
+                                      block.w_names)
+                block_columns[(name, block.tag)] = w_cols
+                parts.append((block.Aw, w_cols))
+            block_rows[(name, block.tag)] = rows.count
+            rows.add_csr(parts, block.row_lower, block.row_upper, block.row_names)
+    n = cols_acc.count
     model = LinearModel(c=np.zeros(n), A=rows.matrix(n),
                         row_lower=np.concatenate(rows.lo) if rows.lo else np.zeros(0),
                         row_upper=np.concatenate(rows.hi) if rows.hi else np.zeros(0),
-                        col_lower=np.concatenate(col_lo), col_upper=np.concatenate(col_hi),
-                        integrality=np.concatenate(col_int), col_names=col_names,
+                        col_lower=np.concatenate(cols_acc.lo), col_upper=np.concatenate(cols_acc.hi),
+                        integrality=np.concatenate(cols_acc.integer), col_names=cols_acc.names,
                         row_names=rows.names)
-    return EncodedNetwork(model, columns, blocks)
+    return EncodedNetwork(model, columns, blocks, block_rows, block_columns)
 
 
 def with_disjunct(encoded: EncodedNetwork, out_cols: np.ndarray, A: np.ndarray, b: np.ndarray,

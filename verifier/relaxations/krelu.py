@@ -12,8 +12,8 @@ groups of ``k`` unstable neurons (:func:`verifier.relaxations.groups.select_grou
    ``c+ . u + c- . l`` of the layer's (possibly LP-tightened) bounds.
 2. :func:`group_hulls` computes, per group, the convex hull ``H [x_G; y_G] <= h`` of
    ``{(x, relu(x)) : C x <= d}`` (:func:`~verifier.relaxations.krelu_hull.fast_hull` or
-   :func:`~verifier.relaxations.krelu_hull.exact_hull`); this is the slow part (~10 ms per
-   k = 3 group), so it takes an optional deadline.
+   :func:`~verifier.relaxations.krelu_hull.exact_hull`); this is the slow part, so it
+   takes an optional deadline.
 3. :func:`krelu_block` maps the hull rows to the layer's ``x`` / ``y`` slots as one
    :class:`ConstraintBlock` (tag ``"krelu"``, rows ``-inf <= H z <= h`` named
    ``krelu[relu2,(3,8,41)]#5``).
@@ -36,16 +36,16 @@ import time
 import numpy as np
 
 from verifier.bounds import Bounds, linear_form_bounds, relu_lines
-from verifier.bounds.interval import ROUNDING_MARGIN, TINY
+from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
 from verifier.network import Network
-from verifier.relaxations.block import ConstraintBlock, rows_from_triplets
+from verifier.relaxations.block import ConstraintBlock, group_label, rows_from_triplets
+from verifier.relaxations.groups import select_groups
 from verifier.relaxations.krelu_hull import exact_hull, fast_hull, octahedral_directions
+from verifier.relaxations.krelu_options import HULL_METHODS, KReluOptions
+from verifier.relaxations.single_neuron import triangle
 
 __all__ = ["octahedral_bounds", "group_hulls", "krelu_block", "upstream_lines",
-           "HULL_METHODS"]
-
-# Names accepted by :func:`group_hulls`: "fast" (= qhull), "exact", or a fast_hull method.
-HULL_METHODS = ("fast", "exact", "qhull")
+           "layer_groups", "krelu_layer_block", "KReluBlocks", "HULL_METHODS"]
 
 
 def upstream_lines(net: Network, node_bounds: dict[str, Bounds],
@@ -198,7 +198,7 @@ def krelu_block(pre_bounds: Bounds, node: str, groups: list[tuple[int, ...]],
         xvals.append(H[:, :g].reshape(-1))
         yvals.append(H[:, g:].reshape(-1))
         uppers.append(h)
-        label = "(" + ",".join(str(int(i)) for i in group) + ")"
+        label = group_label(group)
         names += [f"krelu[{node},{label}]#{j}" for j in range(m)]
         r += m
     cat = (lambda parts, dt=np.float64: np.concatenate(parts).astype(dt) if parts
@@ -208,4 +208,107 @@ def krelu_block(pre_bounds: Bounds, node: str, groups: list[tuple[int, ...]],
     Ay = rows_from_triplets(r, n, rows, cat(ycols, np.int64), cat(yvals))
     Ax.eliminate_zeros()
     Ay.eliminate_zeros()
-    return ConstraintBlock("krelu", node, n, Ax, Ay, np.full(r, -np.inf), cat(uppers), names)
+    return ConstraintBlock("krelu", node, n, Ax, Ay, np.full(r, -np.inf), cat(uppers), names,
+                           row_kinds=(("krelu", 0, r),), row_neuron=np.full(r, -1, np.int64))
+
+
+def layer_groups(pre: Bounds, options: KReluOptions) -> list[tuple[int, ...]]:
+    """The k-ReLU groups of one layer (:func:`select_groups` with the options' k, ns, s and
+    area cutoff), capped at ``options.max_groups_per_layer``."""
+    groups = select_groups(pre.lower, pre.upper, options.k, options.ns, options.s,
+                           options.area_cutoff)
+    if options.max_groups_per_layer is not None:
+        groups = groups[: options.max_groups_per_layer]
+    return groups
+
+
+def krelu_layer_block(net: Network, relu: str, bounds: dict[str, Bounds],
+                      options: KReluOptions, lines: dict[str, tuple] | None = None,
+                      deadline: float | None = None, lower_slope: str = "min_area"):
+    """Every hull facet of every group of one layer, as one block (``cuts="all"``).
+
+    Returns:
+        (block, or None when the layer has no group or no hull was built in time; stats
+        with ``groups`` selected, ``built`` hulls, ``rows``, ``octa_time``, ``hull_time``).
+    """
+    pb = bounds[net.inputs_of(relu)[0]]
+    groups = layer_groups(pb, options)
+    stats = {"groups": len(groups), "built": 0, "rows": 0, "octa_time": 0.0,
+             "hull_time": 0.0}
+    if not groups:
+        return None, stats
+    start = time.perf_counter()
+    if lines is None:
+        lines = upstream_lines(net, bounds, lower_slope)
+    octa = octahedral_bounds(net, relu, groups, bounds, lines)
+    stats["octa_time"] = time.perf_counter() - start
+    start = time.perf_counter()
+    hulls = group_hulls(groups, octa, options.method, deadline)
+    stats["hull_time"] = time.perf_counter() - start
+    stats["built"] = len(hulls)
+    if not hulls:
+        return None, stats
+    block = krelu_block(pb, relu, groups[: len(hulls)], None, options.k, hulls=hulls)
+    stats["rows"] = block.n_rows
+    return block, stats
+
+
+class KReluBlocks:
+    """Triangle + all-facet k-ReLU blocks per ReLU layer, built once per bounds.
+
+    Called as ``blocks(net, bounds, upto=None)``: the ``[triangle, krelu]`` blocks of every
+    ReLU layer (only those upstream of node ``upto`` when given, which is what per-neuron
+    tightening encodes). A layer's k-ReLU block is cached under its pre-activation bounds'
+    bytes, so repeated calls with unchanged bounds reuse the hulls. Hulls stop being built
+    after ``hull_deadline`` (``time.monotonic()``); ``cut_short`` then says so.
+    """
+
+    def __init__(self, options: KReluOptions, hull_deadline: float | None,
+                 lower_slope: str = "min_area"):
+        self.options = options
+        self.hull_deadline = hull_deadline
+        self.lower_slope = lower_slope
+        self.cache: dict[tuple, ConstraintBlock | None] = {}
+        self.layer_stats: dict[str, dict] = {}
+        self.cut_short = False
+
+    def layer(self, net: Network, relu: str, bounds: dict[str, Bounds]):
+        """The k-ReLU block of one layer (cached), or None."""
+        pb = bounds[net.inputs_of(relu)[0]]
+        key = (relu, pb.lower.tobytes(), pb.upper.tobytes())
+        if key not in self.cache:
+            if self.hull_deadline is not None and time.monotonic() > self.hull_deadline:
+                self.cut_short = True
+                block, stats = None, {"groups": 0, "built": 0, "rows": 0, "octa_time": 0.0,
+                                      "hull_time": 0.0, "skipped": True}
+            else:
+                block, stats = krelu_layer_block(net, relu, bounds, self.options,
+                                                 deadline=self.hull_deadline,
+                                                 lower_slope=self.lower_slope)
+                self.cut_short |= stats["built"] < stats["groups"]
+            self.cache[key] = block
+            self.layer_stats[relu] = stats
+        return self.cache[key]
+
+    def __call__(self, net: Network, bounds: dict[str, Bounds], upto: str | None = None
+                 ) -> dict[str, list[ConstraintBlock]]:
+        relus = net.relu_names()
+        if upto is not None:
+            ancestors = set(net.upstream_order(upto))
+            relus = [r for r in relus if r in ancestors]
+        out = {}
+        for relu in relus:
+            out[relu] = [triangle(bounds[net.inputs_of(relu)[0]], relu)]
+            block = self.layer(net, relu, bounds)
+            if block is not None:
+                out[relu].append(block)
+        return out
+
+    def summary(self) -> dict:
+        """Totals over layers: groups, built hulls, rows, hull and octahedron seconds."""
+        layers = dict(self.layer_stats)
+        total = {key: sum(s.get(key, 0) for s in layers.values())
+                 for key in ("groups", "built", "rows", "hull_time", "octa_time")}
+        built = total["built"]
+        return {**total, "hull_time_per_group": total["hull_time"] / built if built else 0.0,
+                "cut_short": self.cut_short, "layers": layers}

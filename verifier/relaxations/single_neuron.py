@@ -23,10 +23,12 @@ def _stable_parts(pre: Bounds):
 
 
 def _block(tag, node, n, pieces, y_lower, y_upper, w=None):
-    """Stack row pieces ``(kind_names, idx, ax, ay, aw, lo, hi)`` into one block."""
+    """Stack row pieces ``(kind, idx, ax, ay, aw, lo, hi)`` into one block: one row per
+    neuron in ``idx``, named ``kind[node,i]``, with coefficient ``ax`` on ``x_i``, ``ay`` on
+    ``y_i`` and, when ``aw = (w_cols, w_vals)``, ``w_vals`` on the new column ``w_cols``."""
     rows_x, cols_x, vals_x, rows_y, cols_y, vals_y = [], [], [], [], [], []
     rows_w, cols_w, vals_w = [], [], []
-    lower, upper, names = [], [], []
+    lower, upper, names, kinds, neurons = [], [], [], [], []
     r = 0
     for prefix, idx, ax, ay, aw, lo, hi in pieces:
         m = idx.size
@@ -40,6 +42,8 @@ def _block(tag, node, n, pieces, y_lower, y_upper, w=None):
             rows_w.append(local), cols_w.append(w_cols), vals_w.append(np.broadcast_to(w_vals, m))
         lower.append(np.broadcast_to(lo, m)), upper.append(np.broadcast_to(hi, m))
         names += neuron_names(prefix, node, idx)
+        kinds.append((prefix, r, r + m))
+        neurons.append(idx)
         r += m
     cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))
     Ax = rows_from_triplets(r, n, cat(rows_x), cat(cols_x), cat(vals_x))
@@ -49,8 +53,9 @@ def _block(tag, node, n, pieces, y_lower, y_upper, w=None):
         k = w["lower"].size
         kw = dict(Aw=rows_from_triplets(r, k, cat(rows_w), cat(cols_w), cat(vals_w)),
                   w_lower=w["lower"], w_upper=w["upper"], w_integrality=w["integrality"],
-                  w_names=w["names"])
+                  w_names=w["names"], w_neuron=w["neurons"])
     return ConstraintBlock(tag, node, n, Ax, Ay, cat(lower), cat(upper), names,
+                           row_kinds=tuple(kinds), row_neuron=cat(neurons).astype(np.int64),
                            y_lower=y_lower, y_upper=y_upper, **kw)
 
 
@@ -110,5 +115,9 @@ def big_m(pre: Bounds, node: str) -> ConstraintBlock:
         ("bm_inact", unstable, 0.0, 1.0, (w_idx, -u), -inf, 0.0),
     ]
     w = {"lower": np.zeros(k), "upper": np.ones(k), "integrality": np.ones(k, dtype=bool),
-         "names": neuron_names("a", node, unstable)}
+         "names": neuron_names("a", node, unstable), "neurons": unstable.astype(np.int64)}
     return _block("bigm", node, pre.size, pieces, y_lower, y_upper, w)
+
+
+# The single-neuron relaxations by name: what ``verifier export`` and the LP methods pick from.
+SINGLE_NEURON_RELAXATIONS = {"triangle": triangle, "deeppoly": deeppoly_lines, "bigm": big_m}

@@ -1,16 +1,11 @@
 """Reports: relaxation-gap tables, gap attribution per layer, exported-model summaries."""
 
-from verifier.report.gap import (DEFAULT_METHODS, GapSummary, GapTable, LayerWidths,
-                                 ObjectiveGap, add_gap_subparser, gap_over_images, gap_table,
-                                 layer_widths, run_gap_command)
+from verifier.encode.summary import export_summary
+from verifier.report.attribution import GapAttribution, attribute_gap
+from verifier.report.gap import DEFAULT_METHODS, gap_table, layer_widths
+from verifier.report.gap_images import GapSummary, gap_over_images, parse_index
+from verifier.report.gap_table import GapTable, LayerWidths, ObjectiveGap
 
-__all__ = ["gap_table", "gap_over_images", "GapTable", "GapSummary", "ObjectiveGap",
-           "LayerWidths", "layer_widths", "DEFAULT_METHODS", "add_gap_subparser",
-           "run_gap_command", "attribute_gap", "GapAttribution", "export_summary"]
-
-
-def __getattr__(name):
-    if name in ("attribute_gap", "GapAttribution", "export_summary"):
-        from verifier.report import attribution
-        return getattr(attribution, name)
-    raise AttributeError(name)
+__all__ = ["gap_table", "gap_over_images", "parse_index", "GapTable", "GapSummary",
+           "ObjectiveGap", "LayerWidths", "layer_widths", "DEFAULT_METHODS", "attribute_gap",
+           "GapAttribution", "export_summary"]

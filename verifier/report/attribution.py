@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solvers import LinearModel, Status
+from solvers import Status
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
 from verifier.bounds import Bounds
 from verifier.encode.summary import export_summary, row_kind  # noqa: F401 (re-exported)
@@ -41,8 +41,8 @@ from verifier.encode import encode_network, with_disjunct
 from verifier.network import Network
 from verifier.relaxations import big_m, triangle
 from verifier.spec import Property
-from verifier.verify.options import VerifyOptions
-from verifier.verify.pipeline import CaseContext, margin_range
+from verifier.methods import CaseContext, VerifyOptions
+from verifier.methods.margins import margin_range
 
 __all__ = ["GapAttribution", "attribute_gap", "layer_subset_value", "export_summary",
            "row_kind"]
@@ -164,7 +164,7 @@ def attribute_gap(net: Network, prop: Property, case: int = 0, disjunct: int = 0
     options = options or VerifyOptions()
     c = prop.cases[case]
     poly = c.disjuncts[disjunct]
-    ctx = CaseContext(net, c, options, time.monotonic() + 3600.0, None)
+    ctx = CaseContext(net, c, options, time.monotonic() + 3600.0)
     if bounds is None:
         bounds = ctx.tightened()
     t_bounds = margin_range(ctx, poly.A, poly.b, bounds)

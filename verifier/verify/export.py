@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import time
+
+from solvers.highs import HighsBackend
+from verifier.encode import encode_network, with_disjunct
+from verifier.encode.summary import export_summary
 from verifier.errors import SpecError
+from verifier.methods import CaseContext, VerifyOptions
+from verifier.methods.margins import margin_range
 from verifier.network import Network
+from verifier.relaxations.single_neuron import SINGLE_NEURON_RELAXATIONS
 from verifier.spec import Property
+
+#: ``verifier export --method`` -> the relaxation every ReLU layer gets
+EXPORT_RELAXATIONS = {"triangle": "triangle", "deeppoly": "deeppoly", "milp": "bigm"}
 
 
 def build_disjunct_model(net: Network, prop: Property, method: str = "triangle", case: int = 0,
                          disjunct: int = 0, lp_tighten: bool = True):
     """The LinearModel ``min margin`` of one disjunct under a relaxation (or big-M)."""
-    from verifier.bounds import deeppoly_bounds
-    from verifier.encode import encode_network, with_disjunct
-    from verifier.relaxations import big_m, deeppoly_lines, triangle
-    from verifier.verify.pipeline import CaseContext, margin_range
-    from verifier.verify.options import VerifyOptions
-    import time
-
     if not 0 <= case < len(prop.cases):
         raise SpecError(f"case {case} does not exist (property has {len(prop.cases)})")
     c = prop.cases[case]
     if not 0 <= disjunct < len(c.disjuncts):
         raise SpecError(f"disjunct {disjunct} does not exist (case has {len(c.disjuncts)})")
-    options = VerifyOptions(lp_tighten=lp_tighten)
-    ctx = CaseContext(net, c, options, time.monotonic() + 3600.0, None)
-    bounds = ctx.tightened() if lp_tighten else deeppoly_bounds(net, c.lower, c.upper)
-    relax = {"triangle": triangle, "deeppoly": deeppoly_lines, "milp": big_m}[method]
+    ctx = CaseContext(net, c, VerifyOptions(lp_tighten=lp_tighten), time.monotonic() + 3600.0)
+    bounds = ctx.tightened()
+    relax = SINGLE_NEURON_RELAXATIONS[EXPORT_RELAXATIONS[method]]
     blocks = {r: [relax(bounds[net.inputs_of(r)[0]], r)] for r in net.relu_names()}
     encoded = encode_network(net, bounds, blocks)
     poly = c.disjuncts[disjunct]
@@ -37,8 +40,6 @@ def build_disjunct_model(net: Network, prop: Property, method: str = "triangle",
 def export_model(net: Network, prop: Property, path: str, method: str = "triangle",
                  case: int = 0, disjunct: int = 0, lp_tighten: bool = True) -> dict:
     """Write the model to ``path`` (.lp or .mps) and return its summary counts."""
-    from solvers.highs import HighsBackend
-    from verifier.encode.summary import export_summary
     model = build_disjunct_model(net, prop, method, case, disjunct, lp_tighten)
     backend = HighsBackend()
     backend.load(model)

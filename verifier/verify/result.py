@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from verifier.verify.replay import Witness
+from verifier.witness import Witness
 
 VERDICTS = ("unsat", "sat", "unknown", "timeout", "error")
 

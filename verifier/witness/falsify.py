@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from verifier.network import Add, Affine, Input, Network, Relu
+from verifier.network import Add, Affine, Network, Relu
 from verifier.spec import Case
 
 
@@ -26,11 +26,21 @@ class FalsifyOptions:
     seed: int = 0
 
 
+# the reverse step of each op kind: (op, output gradient, forward values of its operands)
+# -> one gradient per operand, in argument order
+GRADIENT_RULES = {
+    Affine: lambda op, g, args: [np.asarray(op.W.T @ g.T).T],
+    Relu: lambda op, g, args: [g * (args[0] > 0)],
+    Add: lambda op, g, args: [g, g],
+}
+
+
 def output_gradient(net: Network, X: np.ndarray, G: np.ndarray,
                     values: dict | None = None) -> np.ndarray:
     """Gradient of ``sum_k G[k] . f(X[k])`` w.r.t. each ``X[k]``; shapes (N, n_in), (N, n_out).
 
-    ``values`` may pass the forward pass of X (``net.forward(X, all_nodes=True)``).
+    ``values`` may pass the forward pass of X (``net.forward(X, all_nodes=True)``). At a
+    ReLU's kink the subgradient 0 is taken.
     """
     values = net.forward(X, all_nodes=True) if values is None else values
     grads = {net.output_name: G.astype(np.float64)}
@@ -38,17 +48,12 @@ def output_gradient(net: Network, X: np.ndarray, G: np.ndarray,
         if name not in grads:
             continue
         g = grads.pop(name)
+        if name == net.input_name:
+            return g
         op = net.op(name)
         parents = net.inputs_of(name)
-        if isinstance(op, Input):
-            return g
-        if isinstance(op, Affine):
-            contributions = [(parents[0], np.asarray(op.W.T @ g.T).T)]
-        elif isinstance(op, Relu):
-            contributions = [(parents[0], g * (values[parents[0]] > 0))]
-        elif isinstance(op, Add):
-            contributions = [(parents[0], g), (parents[1], g)]
-        for parent, value in contributions:
+        operand_grads = GRADIENT_RULES[type(op)](op, g, [values[p] for p in parents])
+        for parent, value in zip(parents, operand_grads):
             grads[parent] = grads[parent] + value if parent in grads else value
     return np.zeros_like(X)  # output does not depend on the input
 
@@ -103,8 +108,8 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
     The random sample (centre, corners lo/hi, uniform points; 32x more points for at most
     ``LOW_DIMENSION_SAMPLES`` inputs) is evaluated once; every
     disjunct gets its best sampled point, and PGD is run on the ``pgd_disjuncts``
-    disjuncts whose sampled margin is lowest (all of them by default: on mnistfc the
-    sampled margin often ranks the class an attack reaches last, e.g. 256x4 prop_1_0.05).
+    disjuncts whose sampled margin is lowest (all of them by default: the sampled margin
+    is a poor guide to the class an attack reaches).
 
     Returns:
         [(disjunct index, best x, its margin)] sorted by margin.

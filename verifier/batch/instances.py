@@ -1,0 +1,114 @@
+"""Reading a VNN-COMP ``instances.csv``: one :class:`Instance` per row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from verifier.errors import InputFileError
+
+GROUND_TRUTH_ALIASES = {"sat": "sat", "unsat": "unsat", "violated": "sat",
+                         "holds": "unsat", "unknown": "unknown", "": ""}
+
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One row of an instances CSV.
+
+    Attributes:
+        onnx, vnnlib: the paths as written in the CSV (the resume key).
+        onnx_path, vnnlib_path: the same, resolved against the CSV's folder.
+        timeout: the CSV's time limit (None when the column is empty/missing).
+        expected: ground-truth verdict (``sat``/``unsat``/``unknown``) or ``""``.
+        best_time_s: best published time, or ``""``.
+        line: 1-based line in the CSV.
+    """
+
+    onnx: str
+    vnnlib: str
+    onnx_path: str
+    vnnlib_path: str
+    timeout: float | None
+    expected: str = ""
+    best_time_s: str = ""
+    line: int = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.onnx, self.vnnlib)
+
+
+def is_header(row: list[str]) -> bool:
+    names = [c.strip().lower() for c in row]
+    return "onnx" in names and "vnnlib" in names
+
+
+def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
+    """Read a VNN-COMP ``instances.csv`` (``onnx,vnnlib,timeout[,...]``, header optional).
+
+    Paths are relative to the CSV's folder. With a header, the optional columns
+    ``verdict`` (ground truth, kept as ``expected``) and ``best_time_s`` are kept.
+    Duplicate (onnx, vnnlib) rows are kept once.
+
+    Raises:
+        InputFileError: missing/unreadable CSV, or a row with fewer than 2 fields.
+    """
+    path = Path(csv_path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such instances file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: cannot read instances file ({exc})") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    base = path.resolve().parent
+    columns = ["onnx", "vnnlib", "timeout"]
+    start = 0
+    if rows and is_header(rows[0]):
+        columns = [c.strip().lower() for c in rows[0]]
+        start = 1
+    instances: list[Instance] = []
+    seen: set[tuple[str, str]] = set()
+    for index in range(start, len(rows)):
+        raw = rows[index]
+        if not raw or all(not c.strip() for c in raw) or raw[0].lstrip().startswith("#"):
+            continue
+        record = {name: (raw[i].strip() if i < len(raw) else "")
+                  for i, name in enumerate(columns)}
+        if not record.get("onnx") or not record.get("vnnlib"):
+            raise InputFileError(f"{path}:{index + 1}: expected onnx,vnnlib,timeout; "
+                                 f"got {','.join(raw)!r}")
+        timeout = None
+        if record.get("timeout"):
+            try:
+                timeout = float(record["timeout"])
+            except ValueError:
+                raise InputFileError(f"{path}:{index + 1}: timeout {record['timeout']!r} "
+                                     "is not a number") from None
+        expected = GROUND_TRUTH_ALIASES.get(record.get("verdict", "").lower(),
+                                             record.get("verdict", "").lower())
+        inst = Instance(onnx=record["onnx"], vnnlib=record["vnnlib"],
+                        onnx_path=str(base / record["onnx"]),
+                        vnnlib_path=str(base / record["vnnlib"]), timeout=timeout,
+                        expected=expected, best_time_s=record.get("best_time_s", ""),
+                        line=index + 1)
+        if inst.key in seen:
+            continue
+        seen.add(inst.key)
+        instances.append(inst)
+    return instances
+
+
+def select_instances(instances: list[Instance], filters: list[str] | None = None,
+                     limit: int | None = None) -> list[Instance]:
+    """Rows whose onnx or vnnlib path contains any of ``filters``, then the first ``limit``."""
+    if filters:
+        instances = [i for i in instances
+                     if any(f in i.onnx or f in i.vnnlib for f in filters)]
+    if limit is not None:
+        instances = instances[:max(limit, 0)]
+    return instances

@@ -1,0 +1,90 @@
+"""Command line: ``verifier verify | export | inspect | bounds | demo | batch | gap | plot``.
+
+The CLI holds no logic: it parses arguments, calls the library, prints, and maps errors to
+the exit codes documented in the README (one line on stderr, no traceback unless
+``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from solvers import SolverFailure
+from verifier import __version__
+from verifier.cli import batch, demo, gap, plot, tools, verify
+from verifier.errors import VerifierError
+from verifier.threads import blas_threads
+
+EXAMPLES = """\
+examples:
+  verifier demo                                  robustness of the bundled digits net
+  verifier inspect net.onnx                      ops, shapes, neurons per layer, support
+  verifier verify net.onnx prop.vnnlib           falsify, then the methods of --method auto
+  verifier verify net.onnx prop.vnnlib --method milp --timeout 120 --json out.json
+  verifier export net.onnx prop.vnnlib --method triangle -o model.lp
+  verifier bounds net.onnx prop.vnnlib           per-layer bound widths by method
+  verifier batch instances.csv --method auto --workers 2 --out results.csv --resume
+  verifier gap net.onnx prop.vnnlib --md gap.md    every method's bound vs the exact optimum
+  verifier gap net.onnx --images X.npy --labels y.npy --eps 0.026 --index 0:10
+  verifier plot hull net.onnx --images X.npy --eps 0.05 --layer 1 -o hull.png
+
+verdicts: unsat = property holds (proved), sat = counterexample found and replayed,
+unknown = neither, timeout = time limit reached first.
+exit codes: 0 ran (any verdict), 1 internal error, 2 usage/other, 3 unreadable file,
+4 unsupported ONNX op, 5 malformed network, 6 malformed/mismatched spec, 7 solver failure,
+8 soundness check failed (a bug; batch: a verdict contradicts the ground truth),
+130 interrupted (Ctrl-C).
+"""
+
+#: exit code of a solver failure that escapes a command
+SOLVER_FAILURE_EXIT = 7
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``verifier`` argument parser with every subcommand."""
+    p = argparse.ArgumentParser(
+        prog="verifier", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Exact and relaxed verification of ReLU networks, side by side.",
+        epilog=EXAMPLES)
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"verifier {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    verify.add_parser(sub)
+    tools.add_parsers(sub)
+    demo.add_parser(sub)
+    batch.add_parser(sub)
+    gap.add_parser(sub)
+    plot.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``verifier`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in batch.INTERNAL_ENTRIES:
+        with blas_threads(1):
+            return batch.INTERNAL_ENTRIES[argv[0]](argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        with blas_threads(1):
+            return args.func(args)
+    except VerifierError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SolverFailure as exc:
+        if args.debug:
+            raise
+        print(f"error: solver failure: {exc}", file=sys.stderr)
+        return SOLVER_FAILURE_EXIT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal bug: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,124 @@
+"""``verifier batch`` and the internal entry points of instance processes and VNN-COMP.
+
+``python -m verifier.cli`` also takes, before any subcommand:
+
+* ``--one ONNX VNNLIB --method M --timeout S``: one instance in this process; prints one
+  ``@@result@@ {json}`` line (what the batch's instance processes run);
+* ``--vnncomp CATEGORY ONNX VNNLIB RESULTFILE TIMEOUT [--method M]``: VNN-COMP's
+  ``run_instance`` (``vnncomp/run_instance.sh``);
+* ``--check ONNX VNNLIB``: load both files (``vnncomp/prepare_instance.sh``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from verifier.batch import (DEFAULT_TIMEOUT, RESULT_MARKER, check_files, format_summary,
+                            run_batch, run_one, run_vnncomp_instance)
+from verifier.batch.isolate import watch_parent
+from verifier.cli.arguments import positive_int, positive_seconds
+from verifier.errors import VerifierError
+from verifier.methods import METHOD_NAMES
+
+BATCH_HELP = """\
+Verify every row of a VNN-COMP instances.csv (onnx,vnnlib,timeout[,verdict,best_time_s,...]),
+each in its own process, killed at timeout*1.1+10 s. Rows are appended to --out as they
+finish (flushed and fsync'ed); --resume skips rows already there. Bad rows become verdict
+`error` with a one-line reason. With a `verdict` column the summary counts correct and
+WRONG answers (exit code 8 if any is WRONG).
+
+examples:
+  verifier batch acasxu/instances.csv --method deeppoly --timeout 20 --workers 2 --out r.csv
+  verifier batch acasxu/instances.csv --out r.csv --resume
+  verifier batch instances.csv --out r.csv --scheduler local --workers 4
+  verifier batch instances.csv --out r.csv --scheduler tcp://10.0.0.1:8786
+"""
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("batch", help="many instances from an instances.csv "
+                                            "(resume, parallel, Dask)",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              description=BATCH_HELP)
+    p.add_argument("instances", help="instances.csv (paths relative to it)")
+    p.add_argument("--out", required=True, help="results CSV, appended row by row")
+    p.add_argument("--method", default="auto", choices=list(METHOD_NAMES),
+                   help="bounding method (auto)")
+    p.add_argument("--timeout", type=positive_seconds, default=None,
+                   help="cap per instance, seconds (default: the CSV's timeout, else 60)")
+    p.add_argument("--workers", type=positive_int, default=1, help="instances run at once (1)")
+    p.add_argument("--resume", action="store_true", help="skip rows already in --out")
+    p.add_argument("--overwrite", action="store_true", help="start --out afresh")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local", default=None,
+                   help="run on a Dask cluster (needs verifier[cluster]); 'local' starts "
+                        "a LocalCluster with --workers processes")
+    p.add_argument("--limit", type=int, default=None, help="only the first N selected rows")
+    p.add_argument("--filter", action="append", default=None, metavar="SUBSTR",
+                   help="only rows whose onnx or vnnlib path contains SUBSTR (repeatable: any)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Run ``verifier batch``: 0 when it ran (any verdicts), 8 if some verdict contradicts
+    the ground truth, 130 on Ctrl-C (rows finished so far are kept)."""
+    try:
+        summary = run_batch(args.instances, args.out, method=args.method, timeout=args.timeout,
+                            workers=args.workers, resume=args.resume, overwrite=args.overwrite,
+                            scheduler=args.scheduler, limit=args.limit, filters=args.filter)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished rows are in {args.out}; rerun with --resume",
+              file=sys.stderr)
+        return 130
+    print(format_summary(summary))
+    return 8 if summary["wrong"] else 0
+
+
+def main_one(argv: list[str]) -> int:
+    """``--one ONNX VNNLIB --method M --timeout S``: one instance, one result line."""
+    p = argparse.ArgumentParser(prog="python -m verifier.cli --one")
+    p.add_argument("onnx")
+    p.add_argument("vnnlib")
+    p.add_argument("--method", default="auto")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    args = p.parse_args(argv)
+    watch_parent()
+    out = run_one(args.onnx, args.vnnlib, args.method, args.timeout)
+    sys.stdout.write(RESULT_MARKER + json.dumps(out) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def main_vnncomp(argv: list[str]) -> int:
+    """``--vnncomp CATEGORY ONNX VNNLIB RESULTFILE TIMEOUT [--method M]``: 0 once the
+    result file is written, 2 on bad arguments, 3 if it cannot be written."""
+    p = argparse.ArgumentParser(prog="run_instance.sh v1")
+    p.add_argument("category")
+    p.add_argument("onnx")
+    p.add_argument("vnnlib")
+    p.add_argument("result_file")
+    p.add_argument("timeout", type=float)
+    p.add_argument("--method", default="auto", choices=list(METHOD_NAMES))
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return run_vnncomp_instance(args.category, args.onnx, args.vnnlib, args.result_file,
+                                args.timeout, args.method)
+
+
+def main_check(argv: list[str]) -> int:
+    """``--check ONNX VNNLIB``: 0 when both load, else the error's exit code."""
+    if len(argv) != 2:
+        print("usage: python -m verifier.cli --check ONNX VNNLIB", file=sys.stderr)
+        return 2
+    try:
+        print(check_files(argv[0], argv[1]))
+        return 0
+    except VerifierError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+INTERNAL_ENTRIES = {"--one": main_one, "--vnncomp": main_vnncomp, "--check": main_check}

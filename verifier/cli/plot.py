@@ -1,0 +1,94 @@
+"""``verifier plot``: pictures of one neuron, two-neuron hulls, output sets, widths, gaps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from verifier.errors import VerifierError
+from verifier.network import load_network
+from verifier.plot import (plot_bound_widths, plot_gap_bars, plot_output_reach,
+                           plot_single_neuron, plot_two_neuron_hull)
+from verifier.report import gap_table
+from verifier.spec import linf_robustness, load_vnnlib
+from verifier.verify import VerifyOptions
+
+
+def add_parser(subparsers) -> None:
+    """``verifier plot {neuron,hull,reach,widths,gap} ... -o out.png``."""
+    p = subparsers.add_parser(
+        "plot", help="pictures: one neuron, two-neuron hull, output reach, widths, gaps",
+        description="Write a picture (PNG/PDF/SVG by extension). The input box comes from "
+                    "SPEC, or from --images/--labels/--index/--eps (L-inf ball around one "
+                    "image), or from --box LO,HI (the same interval for every input).")
+    p.add_argument("kind", choices=["neuron", "hull", "reach", "widths", "gap"])
+    p.add_argument("network", nargs="?", help="network file (all kinds but neuron)")
+    p.add_argument("spec", nargs="?", help="property file (VNN-LIB 1.0): case 0's box")
+    p.add_argument("-o", "--output", required=True, help="out.png")
+    p.add_argument("--l", type=float, default=-1.0, help="neuron: lower bound (-1)")
+    p.add_argument("--u", type=float, default=1.5, help="neuron: upper bound (1.5)")
+    p.add_argument("--images", help=".npy images (box = L-inf ball around --index)")
+    p.add_argument("--labels", help=".npy labels (gap with --images)")
+    p.add_argument("--index", type=int, default=0, help="image index (0)")
+    p.add_argument("--eps", type=float, default=0.05, help="L-inf radius with --images")
+    p.add_argument("--box", help="LO,HI: the same interval for every input")
+    p.add_argument("--layer", type=int, default=0, help="hull: ReLU layer index (0)")
+    p.add_argument("--neurons", help="hull: two neuron indices i,j (default: widest)")
+    p.add_argument("--methods", default="interval,deeppoly,triangle,krelu,milp",
+                   help="reach/gap: comma-separated methods")
+    p.add_argument("--timeout", type=float, default=30.0, help="gap: seconds per solve")
+    p.add_argument("--no-tighten", action="store_true", help="skip LP tightening")
+    p.set_defaults(func=run)
+
+
+def box_from_args(args, net):
+    if args.spec:
+        prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
+        return prop.cases[0].lower, prop.cases[0].upper, prop
+    if args.images:
+        X = np.load(args.images)
+        x = np.asarray(X[args.index], dtype=np.float64).ravel()
+        prop = None
+        if args.labels:
+            label = int(np.asarray(np.load(args.labels)).ravel()[args.index])
+            prop = linf_robustness(x, args.eps, label, net.n_outputs)
+        return np.clip(x - args.eps, 0, 1), np.clip(x + args.eps, 0, 1), prop
+    if args.box:
+        lo, hi = (float(v) for v in args.box.split(","))
+        return np.full(net.n_inputs, lo), np.full(net.n_inputs, hi), None
+    raise VerifierError("give SPEC, --images (with --eps) or --box LO,HI for the input box")
+
+
+def run(args) -> int:
+    """Run ``verifier plot`` (returns the exit code; errors raise VerifierError)."""
+    if args.kind == "neuron":
+        plot_single_neuron(args.l, args.u, path=args.output)
+        print(f"wrote {args.output}")
+        return 0
+    if args.network is None:
+        raise VerifierError(f"plot {args.kind} needs a network file")
+    net = load_network(args.network)
+    lower, upper, prop = box_from_args(args, net)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        if args.kind == "hull":
+            neurons = (None if args.neurons is None else
+                       tuple(int(v) for v in args.neurons.split(",")))
+            plot_two_neuron_hull(net, lower, upper, layer=args.layer, neurons=neurons,
+                                 path=args.output)
+        elif args.kind == "reach":
+            plot_output_reach(net, lower, upper, methods=methods,
+                              lp_tighten=not args.no_tighten, path=args.output)
+        elif args.kind == "widths":
+            plot_bound_widths(net, lower, upper, lp_tighten=not args.no_tighten,
+                              path=args.output)
+        else:
+            if prop is None:
+                raise VerifierError("plot gap needs SPEC or --images with --labels")
+            table = gap_table(net, prop, methods, timeout=args.timeout,
+                              options=VerifyOptions(lp_tighten=not args.no_tighten))
+            print(table.to_text())
+            plot_gap_bars(table, path=args.output)
+    except ValueError as exc:
+        raise VerifierError(str(exc)) from exc
+    print(f"wrote {args.output}")
+    return 0

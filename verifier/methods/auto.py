@@ -1,0 +1,25 @@
+"""``auto``: the cheap bounds first, then the complete method that suits the case.
+
+``auto`` is a plan, not a bound: the pipeline runs each method of the plan on every open
+disjunct before the next one, so a disjunct the cheap bounds prove never reaches the
+costly step. When the exact step is a branch and bound (few free inputs, or a sequential
+network), its root bound is as strong as the triangle LP, which is then left out.
+"""
+
+from __future__ import annotations
+
+from verifier.methods.exact import LOW_DIMENSION, free_inputs
+from verifier.network import Network
+from verifier.spec import Property
+
+
+def few_free_inputs(prop: Property) -> bool:
+    """Every case has at most ``LOW_DIMENSION`` free inputs."""
+    return all(free_inputs(c.lower, c.upper) <= LOW_DIMENSION for c in prop.cases)
+
+
+def auto_plan(net: Network, prop: Property) -> list[str]:
+    """The methods ``auto`` runs, in order."""
+    if few_free_inputs(prop) or net.is_sequential():
+        return ["interval", "deeppoly", "exact"]
+    return ["interval", "deeppoly", "triangle", "exact"]

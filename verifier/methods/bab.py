@@ -1,0 +1,252 @@
+"""``bab``: complete branch and bound over ReLU splits (high-dimensional inputs).
+
+A *sub-domain* is the input box with some ReLUs fixed active (``z >= 0``) or inactive
+(``z <= 0``). Each is bounded by batched DeepPoly that **recomputes the later layers'
+bounds** through the fixed ReLUs (:func:`~verifier.bounds.split_domains.split_domain_bounds`),
+which is what makes a split pay off (Bunel et al., JMLR 2020), then, where that does not
+prove it, by optimised lower slopes and split multipliers (alpha-beta-CROWN,
+:func:`~verifier.bounds.optimized.optimized_output_bound`), or by a batched dual ascent on
+the split constraints written in input space (:func:`~verifier.bounds.dual_ascent.box_rows_dual_bound`).
+At a leaf (every ReLU fixed) the split LP is exact and solved by HiGHS (certified from its
+duals), which keeps the search complete.
+
+* Start: the tightest bounds of the case at the root (``ctx.tightened()``).
+* Branch: the unstable ReLU whose triangle loses most in the bound (the intercept of its
+  upper line times the magnitude of its coefficient in the bound; BaBSR's score).
+* Prune: a bound > 0 proves the sub-domain; an empty one (some ``l > u``) is proved too.
+* Falsify: the minimising point of each bound is evaluated; a margin <= 0 is replayed.
+
+Soundness: every bound comes from one of the functions above (each lowered by its
+rounding margin; any slopes and multipliers are valid) or from a certified LP minimum
+plus the same margins; the engine returns the minimum over the pruned sub-domains, which
+bounds the margin on their union, the whole box.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers import LinearModel
+from solvers.highs import HighsBackend, HighsOptions, SolveLimits
+from verifier.bounds.chain import affine_names, magnitude_scales, relu_chain
+from verifier.bounds.dual_ascent import box_rows_dual_bound
+from verifier.bounds.optimized import optimized_output_bound
+from verifier.bounds.rounding import DIFFERENCE_ROUNDING, difference_lower
+from verifier.bounds.split_domains import split_domain_bounds
+from verifier.errors import NetworkError
+from verifier.lp import certified_minimum
+from verifier.methods.branching.disjunct import Disjunct
+from verifier.methods.branching.domains import DomainBatch
+from verifier.methods.branching.engine import Bounded, EngineOptions, branch_and_bound
+from verifier.methods.context import CaseContext
+from verifier.methods.milp import milp_margin
+from verifier.methods.options import BabOptions
+from verifier.methods.outcome import MethodOutcome
+from verifier.methods.split import PGD_STARTS, search_outcome
+
+#: weight of the lower line's possible loss in the branching score (rarely attained)
+LOWER_LINE_WEIGHT = 0.25
+
+
+def branch_scores(coef: list[np.ndarray], lower: list[np.ndarray], upper: list[np.ndarray]
+                  ) -> list[np.ndarray]:
+    """Per ReLU layer, (D, n_r) scores of splitting each neuron (-1 for stable ones).
+
+    ``coef[r]`` (D, n_r) is the coefficient of each ReLU output in the domain's bound. A
+    coefficient ``c < 0`` on an unstable ReLU uses the triangle's upper line, losing up to
+    ``|c| * (-l u / (u - l))``; ``c > 0`` uses the lower line, losing up to
+    ``c * min(u, -l)``, counted at ``LOWER_LINE_WEIGHT``.
+    """
+    scores = []
+    for c, l, u in zip(coef, lower, upper):
+        unstable = (l < 0) & (u > 0)
+        width = np.where(unstable, u - l, 1.0)
+        intercept = np.where(unstable, -l * u / width, 0.0)
+        score = np.maximum(-c, 0) * intercept + LOWER_LINE_WEIGHT * np.maximum(c, 0) * np.where(
+            unstable, np.minimum(u, -l), 0.0)
+        scores.append(np.where(unstable, score + 1e-12 * width, -1.0))
+    return scores
+
+
+def split_lp_bound(coef: np.ndarray, const: float, G: np.ndarray, h: np.ndarray,
+                   lower: np.ndarray, upper: np.ndarray, time_limit: float):
+    """Certified ``min const + coef @ x`` over the box and ``G x <= h``; (bound, x or None).
+
+    An infeasible LP (certified by its dual ray) gives ``+inf``: the sub-domain is empty.
+    """
+    keep = np.flatnonzero(np.any(G != 0.0, axis=1))
+    model = LinearModel(c=coef, A=sp.csr_matrix(G[keep]), row_lower=np.full(keep.size, -np.inf),
+                        row_upper=h[keep], col_lower=lower, col_upper=upper)
+    backend = HighsBackend(HighsOptions(threads=1))
+    backend.load(model)
+    bound, result = certified_minimum(backend, SolveLimits(time_limit=max(time_limit, 0.01)))
+    if not np.isfinite(bound):
+        return bound, None
+    return difference_lower(const, -bound), result.x
+
+
+class ReluSplit:
+    """The :class:`~verifier.methods.branching.engine.Search` of ReLU splitting.
+
+    Domain fields, per ReLU layer ``r`` (lists): ``lo``, ``hi`` (D, n_r) pre-activation
+    bounds valid on the domain; ``state`` (D, n_r) int8 (+1 active, -1 inactive, 0 free);
+    ``alpha``, ``beta`` (D, n_r) float32 warm starts (NaN: none); and ``first`` (D,), the
+    layer of the domain's last split (later layers are re-bounded).
+    """
+
+    def __init__(self, ctx: CaseContext, chain, disjunct: Disjunct, scales, options: BabOptions,
+                 stats: dict):
+        self.ctx, self.chain, self.disjunct, self.scales = ctx, chain, disjunct, scales
+        self.options, self.stats = options, stats
+        self.relu_layers = len(chain) - 1
+        stats.setdefault("lps", 0)
+
+    def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
+        ctx, d, opts, case = self.ctx, self.disjunct, self.options, self.ctx.case
+        lo, hi, state = batch["lo"], batch["hi"], batch["state"]
+        first = int(batch["first"].min()) if opts.rebound else self.relu_layers - 1
+        value, on_relu, (const, coef), (G, h) = ctx.timed("bab_bounds", lambda: (
+            split_domain_bounds(self.chain, case.lower, case.upper, self.scales, lo, hi, first,
+                                d.C, states=state)))
+        bound_rows = difference_lower(value, d.c0)
+        row = np.argmax(bound_rows, axis=1)
+        D = row.size
+        bound = bound_rows[np.arange(D), row]
+        empty = np.zeros(D, dtype=bool)
+        for r in range(self.relu_layers):
+            empty |= np.any(lo[r] > hi[r], axis=1)
+        bound = np.where(empty, np.inf, bound)
+        lin_coef = coef[np.arange(D), row]
+        points = np.where(lin_coef > 0, case.lower, case.upper)
+        if opts.alpha_beta_iterations > 0:
+            self._alpha_beta(batch, row, bound, points)
+        elif opts.dual_iterations > 0:
+            self._dual_ascent(row, bound, points, lin_coef, const, G, h)
+        self._leaf_lps(batch, row, bound, points, lin_coef, const, G, h)
+        coefs = [on_relu[r][np.arange(D), row] for r in range(self.relu_layers)]
+        return Bounded(bound, DomainBatch({"row": row, "points": points, "coef": coefs}))
+
+    def _alpha_beta(self, batch, row, bound, points) -> None:
+        """Optimised slopes and split multipliers on each unproved domain's best row;
+        updates ``bound``, ``points`` and the batch's warm starts in place."""
+        todo = np.flatnonzero(bound <= 0)
+        if not todo.size:
+            return
+        ctx, d, case, opts = self.ctx, self.disjunct, self.ctx.case, self.options
+        sub = batch.take(todo)
+        start = (sub["alpha"], sub["beta"]) if opts.warm_start else None
+        opt, xs, (a_opt, b_opt) = ctx.timed("bab_alpha_beta", lambda: optimized_output_bound(
+            self.chain, case.lower, case.upper, self.scales, sub["lo"], sub["hi"],
+            sub["state"], d.C[row[todo]], opts.alpha_beta_iterations, start=start))
+        for r in range(self.relu_layers):
+            batch["alpha"][r][todo], batch["beta"][r][todo] = a_opt[r], b_opt[r]
+        opt = difference_lower(opt, d.c0[row[todo]])
+        better = opt > bound[todo]
+        bound[todo[better]] = opt[better]
+        points[todo[better]] = xs[better]
+
+    def _dual_ascent(self, row, bound, points, lin_coef, const, G, h) -> None:
+        """The split LP's dual, approximately and for all unproved domains at once."""
+        has_rows = np.any(G != 0.0, axis=(1, 2))
+        todo = np.flatnonzero((bound <= 0) & has_rows)
+        if not todo.size:
+            return
+        d, case = self.disjunct, self.ctx.case
+        shift = const[todo, row[todo]] - d.c0[row[todo]]
+        dual, xs = self.ctx.timed("bab_dual", lambda: box_rows_dual_bound(
+            lin_coef[todo], shift, G[todo], h[todo], case.lower, case.upper,
+            self.options.dual_iterations))
+        # const - c0 rounded down, as for the box bound
+        dual = dual - DIFFERENCE_ROUNDING * (np.abs(const[todo, row[todo]])
+                                             + np.abs(d.c0[row[todo]]))
+        better = dual > bound[todo]
+        bound[todo[better]] = dual[better]
+        points[todo[better]] = xs[better]
+
+    def _leaf_lps(self, batch, row, bound, points, lin_coef, const, G, h) -> None:
+        """The exact split LP where the bounds above do not prove a domain with splits
+        (only at leaves, every ReLU fixed, when ``dual_iterations > 0``: completeness)."""
+        ctx, d, case = self.ctx, self.disjunct, self.ctx.case
+        todo = (bound <= 0) & np.any(G != 0.0, axis=(1, 2))
+        if self.options.dual_iterations > 0:
+            free = np.zeros(row.size, dtype=bool)
+            for r in range(self.relu_layers):
+                free |= np.any((batch["lo"][r] < 0) & (batch["hi"][r] > 0), axis=1)
+            todo &= ~free
+        for i in np.flatnonzero(todo):
+            ctx.check_time()
+            shift = float(difference_lower(const[i, row[i]], d.c0[row[i]]))
+            lp_bound, x = ctx.timed("bab_lp", lambda: split_lp_bound(
+                lin_coef[i], shift, G[i], h[i], case.lower, case.upper, ctx.remaining()))
+            self.stats["lps"] += 1
+            bound[i] = max(bound[i], lp_bound)
+            if x is not None:
+                points[i] = np.clip(x, case.lower, case.upper)
+
+    def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
+        """Each open domain's minimiser of its bound (LP optimum or box corner)."""
+        points = data["points"]
+        margins = self.disjunct.margins(self.ctx.net, points)
+        k = int(np.argmin(margins))
+        return points[k], float(margins[k]), points[np.argsort(margins)[:PGD_STARTS]]
+
+    def branch(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
+        """Split every open domain on its best-scoring unstable ReLU; children
+        ``[active; inactive]``; None when some domain has no unstable ReLU left."""
+        lo, hi, state = batch["lo"], batch["hi"], batch["state"]
+        scores = branch_scores(data["coef"], lo, hi)
+        flat = np.concatenate(scores, axis=1)
+        choice = np.argmax(flat, axis=1)
+        if not np.all(flat[np.arange(choice.size), choice] >= 0):
+            return None
+        sizes = np.cumsum([0] + [sc.shape[1] for sc in scores])
+        layer = np.searchsorted(sizes, choice, side="right") - 1
+        neuron = choice - sizes[layer]
+        active_lo, inactive_hi = [x.copy() for x in lo], [x.copy() for x in hi]
+        active_state, inactive_state = [x.copy() for x in state], [x.copy() for x in state]
+        for r in range(self.relu_layers):
+            sel = np.flatnonzero(layer == r)
+            active_lo[r][sel, neuron[sel]] = 0.0
+            inactive_hi[r][sel, neuron[sel]] = 0.0
+            active_state[r][sel, neuron[sel]] = 1
+            inactive_state[r][sel, neuron[sel]] = -1
+        active = batch.replace(lo=active_lo, state=active_state, first=layer)
+        inactive = batch.replace(hi=inactive_hi, state=inactive_state, first=layer)
+        return (DomainBatch.concat([active, inactive]), np.concatenate([lower, lower]),
+                np.concatenate([lower, lower]))
+
+
+def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
+    """Branch and bound over ReLU splits (``VerifyOptions.bab``); networks that are not a
+    chain of affine + ReLU layers (with at least one ReLU layer) go to the MILP."""
+    net, case = ctx.net, ctx.case
+    try:
+        chain = relu_chain(net)
+    except NetworkError:
+        return milp_margin(ctx, A, b)
+    if len(chain) < 2:
+        return milp_margin(ctx, A, b)
+    names = affine_names(net)
+    root = ctx.tightened()
+    ctx.check_time()
+    layers = range(len(chain) - 1)
+    scales = magnitude_scales(chain, case.lower, case.upper,
+                              [(root[names[r]].lower, root[names[r]].upper) for r in layers])
+    domain = DomainBatch({
+        "lo": [root[names[r]].lower[None, :].copy() for r in layers],
+        "hi": [root[names[r]].upper[None, :].copy() for r in layers],
+        "state": [np.zeros((1, root[names[r]].size), dtype=np.int8) for r in layers],
+        # warm starts of the alpha-beta bound, inherited by children (float32: half the
+        # memory; any value is sound)
+        "alpha": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
+        "beta": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
+        "first": np.array([-1])})
+    stats: dict = {}
+    ctx.stats.setdefault("bab", []).append(stats)   # one entry per disjunct
+    disjunct = Disjunct.of(ctx, A, b)
+    opts = ctx.options.bab
+    search = ReluSplit(ctx, chain, disjunct, scales, opts, stats)
+    engine = EngineOptions(batch=opts.batch, max_open=opts.max_open, selection="sorted",
+                           pgd_every=opts.pgd_every, pgd=ctx.options.falsify)
+    return search_outcome(branch_and_bound(ctx, search, domain, disjunct, engine, stats))

@@ -1,0 +1,161 @@
+"""The branch-and-bound engine shared by input splitting and ReLU splitting.
+
+A search is a loop over a queue of open domains: *select* the ``batch`` most promising
+ones, *bound* them all at once (the bounding function is passed in), *prune* those whose
+bound is > 0, look for a counterexample among the points the bound found, and *branch*
+the others into children that go back to the queue. What a domain is, how it is bounded
+and how it is split belong to the :class:`Search` (``split`` and ``bab``); the loop, the
+time budget, the counterexample handling and the bookkeeping of the global bound live
+here, once.
+
+Soundness: every domain in the queue carries a sound lower bound of the margin on it
+(its parent's bound; ``-inf`` for the root). The domains in the queue, the batch being
+bounded and the pruned domains always cover the root, so at any stop the minimum of their
+bounds is a sound lower bound on the root; when the queue runs empty it is the minimum
+over the pruned domains' bounds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from verifier.errors import TimeLimitReached
+from verifier.methods.branching.disjunct import Disjunct, refine_candidate
+from verifier.methods.branching.domains import DomainBatch, OpenDomains
+from verifier.methods.context import CaseContext
+from verifier.witness import FalsifyOptions, Witness
+
+
+@dataclass
+class Bounded:
+    """A bounded batch.
+
+    Attributes:
+        lower: (D,) sound lower bounds of the margin per domain (``inf``: empty domain).
+        data: per-domain results the search needs to choose candidates and branch
+            (leading axis D), e.g. updated intermediate bounds or minimising points.
+        witness: a replayed counterexample found while bounding, if any.
+    """
+
+    lower: np.ndarray
+    data: DomainBatch
+    witness: Witness | None = None
+
+
+class Search(Protocol):
+    """What a branch-and-bound search supplies to :func:`branch_and_bound`."""
+
+    def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
+        """Bound every domain of the batch (``lower``: the bounds they already have).
+        May raise :class:`TimeLimitReached`."""
+
+    def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch
+                   ) -> tuple[np.ndarray, float, np.ndarray]:
+        """(best input among the open domains' points, its margin, starts for a short
+        projected gradient search)."""
+
+    def branch(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch
+               ) -> tuple[DomainBatch, np.ndarray, np.ndarray] | None:
+        """(children, their lower bounds, their priorities) of the open domains, or None
+        when some domain cannot be split any further."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Batch size, queue limit, selection rule and counterexample search of a search.
+
+    Attributes:
+        batch: domains bounded per step.
+        max_open: stop (unfinished, not timed out) beyond this many open domains.
+        selection: ``"sorted"`` or ``"partition"`` (:class:`OpenDomains`).
+        pgd_every: a projected gradient search from the candidates every this many steps.
+        pgd: the options of that search.
+    """
+
+    batch: int
+    max_open: int | None = None
+    selection: str = "sorted"
+    pgd_every: int = 1
+    pgd: FalsifyOptions = field(default_factory=FalsifyOptions)
+
+
+@dataclass
+class SearchResult:
+    """How a search ended.
+
+    Attributes:
+        lower: sound lower bound of the margin on the whole root domain.
+        best_x, best_margin: the input of smallest margin seen (an upper bound on the
+            minimum), or None / inf.
+        witness: the replayed counterexample, if one was found.
+        finished: every domain was pruned: ``lower`` is the search's final answer.
+        timed_out: the deadline passed first.
+    """
+
+    lower: float
+    best_x: np.ndarray | None
+    best_margin: float
+    witness: Witness | None = None
+    finished: bool = False
+    timed_out: bool = False
+
+
+def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjunct: Disjunct,
+                     options: EngineOptions, stats: dict) -> SearchResult:
+    """Run a search from ``root`` until every domain is pruned, a counterexample is
+    replayed, the queue grows past ``max_open``, a domain cannot be split, or the case's
+    deadline passes. ``stats`` gets ``domains``, ``steps``, ``open``, ``seconds`` and
+    ``domains_per_second`` (the search may add its own counters)."""
+    queue = OpenDomains(root, selection=options.selection)
+    proved_min = np.inf
+    best = (None, np.inf)
+    started = time.perf_counter()
+    stats.update(domains=0, steps=0, open=len(queue))
+
+    def end(lower: float, **flags) -> SearchResult:
+        stats["open"] = len(queue)
+        stats["seconds"] = time.perf_counter() - started
+        stats["domains_per_second"] = stats["domains"] / max(stats["seconds"], 1e-9)
+        return SearchResult(float(min(lower, proved_min)), best[0], best[1], **flags)
+
+    while len(queue):
+        stats["open"] = len(queue)
+        if ctx.remaining() <= 0:
+            return end(queue.min_lower(), timed_out=True)
+        if options.max_open is not None and len(queue) > options.max_open:
+            return end(queue.min_lower())
+        batch, batch_lower = queue.pop(options.batch)
+        stats["steps"] += 1
+        stats["domains"] += len(batch)
+        try:
+            bounded = search.bound(batch, batch_lower)
+        except TimeLimitReached:
+            return end(min(queue.min_lower(), float(batch_lower.min())), timed_out=True)
+        if bounded.witness is not None:
+            best = (bounded.witness.x, bounded.witness.margin)
+            return end(min(queue.min_lower(), float(batch_lower.min())),
+                       witness=bounded.witness)
+        proved = bounded.lower > 0
+        if proved.any():
+            proved_min = min(proved_min, float(bounded.lower[proved].min()))
+        open_ = np.flatnonzero(~proved)
+        if not open_.size:
+            continue
+        sub, lower, data = batch.take(open_), bounded.lower[open_], bounded.data.take(open_)
+        x, margin, starts = search.candidates(sub, lower, data)
+        best, witness = refine_candidate(ctx, disjunct, x, margin, starts, options.pgd, best,
+                                         run_pgd=(stats["steps"] - 1) % options.pgd_every == 0)
+        if witness is not None:
+            return end(min(queue.min_lower(), float(lower.min())), witness=witness)
+        children = search.branch(sub, lower, data)
+        if children is None:
+            # a domain no split can help (every ReLU fixed, the exact LP not > 0, its
+            # optimum not replayable: a margin within rounding of 0): stop honestly
+            stats["stuck"] = True
+            return end(min(queue.min_lower(), float(lower.min())))
+        queue.push(*children)
+    return end(np.inf, finished=True)

@@ -1,0 +1,114 @@
+"""`CaseContext`: what the methods share about one case (input box) of a property.
+
+Bounds are computed lazily, once per case, and kept in named fields; so are the memoised
+alpha margins and the k-ReLU state. The context also carries the case's deadline, the
+timings and statistics of the run, and the ONNX file for replaying counterexamples.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from verifier.bounds import Bounds, deeppoly_bounds, interval_bounds
+from verifier.errors import TimeLimitReached
+from verifier.methods.options import VerifyOptions
+from verifier.network import Network
+from verifier.spec import Case
+from verifier.tighten import tighten_bounds
+
+if TYPE_CHECKING:  # pragma: no cover
+    from verifier.methods.krelu import KReluCase
+
+
+@dataclass
+class CaseContext:
+    """Per-case state shared by the bound methods.
+
+    Attributes:
+        net, case, options: what is verified, and how.
+        deadline: ``time.monotonic()`` value at which the methods must stop.
+        executor: worker processes for per-neuron tightening, or None.
+        timings: seconds per phase (shared with the :class:`~verifier.verify.Result`).
+        stats: counters per method (shared with the result).
+        onnx_path: the ONNX file, to replay witnesses in onnxruntime too.
+        interval_bounds, deeppoly_bounds, tightened_bounds: the case's bounds, once
+            computed (see :meth:`interval`, :meth:`deeppoly`, :meth:`tightened`).
+        alpha_margins: memoised alpha margin bounds, keyed by the disjunct's rows.
+        krelu: the case's k-ReLU state (:class:`~verifier.methods.krelu.KReluCase`).
+    """
+
+    net: Network
+    case: Case
+    options: VerifyOptions
+    deadline: float
+    executor: Executor | None = None
+    timings: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    onnx_path: str | None = None
+    interval_bounds: dict[str, Bounds] | None = None
+    deeppoly_bounds: dict[str, Bounds] | None = None
+    tightened_bounds: dict[str, Bounds] | None = None
+    alpha_margins: dict[tuple, tuple[Any, float]] = field(default_factory=dict)
+    krelu: "KReluCase | None" = None
+
+    # ---------------------------------------------------------------- time
+    def remaining(self) -> float:
+        """Seconds left before the deadline (negative once passed)."""
+        return self.deadline - time.monotonic()
+
+    def set_budget(self, seconds: float) -> None:
+        """Move the deadline to ``seconds`` from now (the gap report gives every method
+        its own budget on one shared context)."""
+        self.deadline = time.monotonic() + seconds
+
+    def check_time(self) -> None:
+        """Raise :class:`TimeLimitReached` once the deadline passed."""
+        if self.remaining() <= 0:
+            raise TimeLimitReached("time limit reached")
+
+    def timed(self, key: str, fn: Callable):
+        """``fn()``, its seconds added to ``timings[key]``."""
+        start = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.add_time(key, time.perf_counter() - start)
+
+    def add_time(self, key: str, seconds: float) -> None:
+        self.timings[key] = self.timings.get(key, 0.0) + seconds
+
+    # ---------------------------------------------------------------- bounds
+    def interval(self) -> dict[str, Bounds]:
+        """Interval bounds of every node on the case's box."""
+        if self.interval_bounds is None:
+            self.interval_bounds = self.timed("bounds", lambda: interval_bounds(
+                self.net, self.case.lower, self.case.upper))
+        return self.interval_bounds
+
+    def deeppoly(self) -> dict[str, Bounds]:
+        """DeepPoly bounds of every node (raises :class:`TimeLimitReached` past the
+        deadline: big convolutional layers take minutes)."""
+        if self.deeppoly_bounds is None:
+            self.deeppoly_bounds = self.timed("bounds", lambda: deeppoly_bounds(
+                self.net, self.case.lower, self.case.upper, self.options.deeppoly,
+                start=self.interval(), deadline=self.deadline))
+        return self.deeppoly_bounds
+
+    def tightened(self) -> dict[str, Bounds]:
+        """DeepPoly bounds, tightened when ``options.lp_tighten`` asks for it (by
+        ``options.tighten.method``), within half of the remaining time."""
+        if self.tightened_bounds is None:
+            bounds = self.deeppoly()
+            if self.options.lp_tighten:
+                deadline = time.monotonic() + 0.5 * max(self.remaining(), 0.0)
+                options = replace(self.options.tighten, workers=self.options.workers)
+                bounds, stats = self.timed("lp_tighten", lambda: tighten_bounds(
+                    self.net, bounds, options, executor=self.executor, deadline=deadline,
+                    dp_options=self.options.deeppoly))
+                self.stats["lp_tighten"] = stats
+                self.add_time("highs", stats["highs_time"])
+            self.tightened_bounds = bounds
+        return self.tightened_bounds

@@ -1,0 +1,163 @@
+"""``split``: branch and bound over the input box, many pieces per step.
+
+For networks with few inputs (ACAS Xu, control policies) the input box is split into
+pieces, each bounded by batched DeepPoly (:func:`~verifier.bounds.batched.batched_output_lower`,
+one matrix product per layer for the whole batch). Pieces whose bound is > 0 are proved;
+pieces with few unstable ReLUs are solved exactly by a small MILP; the centres (and, for
+at most six free inputs, the corners) of the others are evaluated, and a point of margin
+<= 0 is replayed as a counterexample. Each open piece is halved along one input
+(``SplitOptions.rule``; by default the largest ``width_i * (|g_i| + mean_j |g_j|)``, ``g``
+the gradient of the violated row at the centre).
+
+Soundness: a piece's bound is batched DeepPoly's, rounded outward with the magnitude
+scales of the whole box (valid for every piece inside it), or a leaf MILP's dual bound made
+safe; the engine keeps the minimum over the proved pieces (:mod:`.branching.engine`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from verifier.bounds.batched import batched_output_lower
+from verifier.bounds.chain import dense_chain, magnitude_scales
+from verifier.errors import NetworkError
+from verifier.methods.branching.disjunct import Disjunct
+from verifier.methods.branching.domains import DomainBatch
+from verifier.methods.branching.engine import (Bounded, EngineOptions, SearchResult,
+                                               branch_and_bound)
+from verifier.methods.context import CaseContext
+from verifier.methods.milp import milp_margin, piece_milp_margin
+from verifier.methods.options import SplitOptions
+from verifier.methods.outcome import MethodOutcome
+from verifier.witness import output_gradient, replay
+
+#: at most this many free inputs: every corner of every open piece is evaluated
+CORNER_INPUTS = 6
+#: candidates the short projected gradient search starts from
+PGD_STARTS = 8
+
+
+class InputSplit:
+    """The :class:`~verifier.methods.branching.engine.Search` of input splitting.
+
+    Domains are boxes (fields ``lower``, ``upper``: (D, n_in)).
+    """
+
+    def __init__(self, ctx: CaseContext, chain, disjunct: Disjunct, options: SplitOptions,
+                 stats: dict):
+        self.ctx, self.chain, self.disjunct, self.options, self.stats = (
+            ctx, chain, disjunct, options, stats)
+        case = ctx.case
+        self.scales = magnitude_scales(chain, case.lower, case.upper)
+        self.free = case.upper > case.lower
+        n_free = int(self.free.sum())
+        self.corner_bits = None
+        if n_free <= CORNER_INPUTS:
+            grid = np.array(np.meshgrid(*[[0.0, 1.0]] * n_free)).reshape(n_free, -1).T
+            self.corner_bits = np.zeros((grid.shape[0], self.free.size))
+            self.corner_bits[:, self.free] = grid
+        self._centre = None
+        stats.setdefault("leaf_milps", 0)
+
+    def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
+        """Batched DeepPoly on every piece, then exact MILPs on a few small ones."""
+        lo, hi = batch["lower"], batch["upper"]
+        d = self.disjunct
+        forms, unstable = batched_output_lower(self.chain, lo, hi, d.C, self.scales,
+                                               unstable_counts=True)
+        bound = (forms - d.c0).max(axis=1)
+        opts = self.options
+        leaves = np.flatnonzero((bound <= 0) & (unstable <= opts.leaf_unstable))
+        for i in leaves[:opts.leaf_per_step]:
+            self.ctx.check_time()
+            leaf_bound, leaf_x, highs = piece_milp_margin(
+                self.ctx.net, lo[i], hi[i], d.A, d.b, self.ctx.options.deeppoly,
+                min(self.ctx.remaining(), opts.leaf_time_limit))
+            self.ctx.add_time("highs", highs)
+            self.stats["leaf_milps"] += 1
+            if leaf_x is not None:
+                witness = replay(self.ctx.net, d.single, leaf_x, 0, self.ctx.onnx_path)
+                if witness is not None:
+                    return Bounded(bound, DomainBatch({}), witness)
+            if leaf_bound > 0:
+                bound[i] = leaf_bound
+        return Bounded(bound, DomainBatch({}))
+
+    def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
+        """The open pieces' centres (and corners, for few free inputs)."""
+        lo, hi = batch["lower"], batch["upper"]
+        net, d = self.ctx.net, self.disjunct
+        centre = (lo + hi) / 2
+        values = net.forward(centre, all_nodes=True)
+        viol = values[net.output_name] @ d.A.T - d.b
+        margin = viol.max(axis=1)
+        self._centre = (centre, values, viol, margin)
+        k = int(np.argmin(margin))
+        candidate, candidate_margin = centre[k], float(margin[k])
+        if self.corner_bits is not None and candidate_margin > 0:
+            # every corner of every open piece (violations often sit on the box boundary)
+            corners = lo[:, None, :] + self.corner_bits[None, :, :] * (hi - lo)[:, None, :]
+            corners = corners.reshape(-1, lo.shape[1])
+            corner_margin = d.margins(net, corners)
+            j = int(np.argmin(corner_margin))
+            if corner_margin[j] < candidate_margin:
+                candidate, candidate_margin = corners[j], float(corner_margin[j])
+        return candidate, candidate_margin, centre[np.argsort(margin)[:PGD_STARTS]]
+
+    def branch(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
+        """Halve every open piece along the input its rule picks; children
+        ``[upper halves; lower halves]``."""
+        lo, hi = batch["lower"], batch["upper"]
+        centre, values, viol, margin = self._centre
+        free, rule = self.free, self.options.rule
+        if rule == "widest":
+            score = np.where(free, hi - lo, -1.0)
+        else:
+            rows = self.disjunct.A[np.argmax(viol, axis=1)]
+            grad = np.abs(output_gradient(self.ctx.net, centre, rows, values))
+            if rule == "mixed" and free.any():
+                grad = grad + grad[:, free].mean(axis=1, keepdims=True)
+            score = np.where(free, (hi - lo) * (grad + 1e-9), -1.0)
+        dim = np.argmax(score, axis=1)
+        rows = np.arange(lo.shape[0])
+        mid = centre[rows, dim]
+        left_hi, right_lo = hi.copy(), lo.copy()
+        left_hi[rows, dim] = mid
+        right_lo[rows, dim] = mid
+        children = DomainBatch({"lower": np.vstack([right_lo, lo]),
+                                "upper": np.vstack([hi, left_hi])})
+        key = margin if self.options.order == "centre" else lower
+        return children, np.concatenate([lower, lower]), np.concatenate([key, key])
+
+
+def search_outcome(result: SearchResult) -> MethodOutcome:
+    """A search's result as a method outcome: its bound, the witness or best point, and
+    the bracket of the exact minimum."""
+    if result.witness is not None:
+        return MethodOutcome(result.lower, result.witness.x,
+                             bracket=(result.lower, result.witness.margin),
+                             witness_found=True)
+    return MethodOutcome(result.lower, result.best_x, bracket=(result.lower, result.best_margin),
+                         timed_out=result.timed_out)
+
+
+def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
+    """Input-splitting branch and bound over the case's box (networks that are not a
+    chain of affine and ReLU layers go to :func:`~verifier.methods.milp.milp_margin`)."""
+    try:
+        chain = dense_chain(ctx.net)
+    except NetworkError:
+        return milp_margin(ctx, A, b)
+    options = ctx.options.split
+    stats: dict = {}
+    ctx.stats.setdefault("split", []).append(stats)
+    search = InputSplit(ctx, chain, Disjunct.of(ctx, A, b), options, stats)
+    pgd = replace(ctx.options.falsify, random_points=0, pgd_restarts=8, pgd_steps=20,
+                  seed=ctx.options.seed + 1)
+    root = DomainBatch({"lower": ctx.case.lower[None, :].copy(),
+                        "upper": ctx.case.upper[None, :].copy()})
+    engine = EngineOptions(batch=options.batch, selection="partition", pgd_every=1, pgd=pgd)
+    result = branch_and_bound(ctx, search, root, search.disjunct, engine, stats)
+    return search_outcome(result)

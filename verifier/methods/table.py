@@ -1,0 +1,45 @@
+"""The methods, by name: one literal table (no registration, no plug-ins).
+
+A method is a function ``(ctx, A, b) -> MethodOutcome`` that bounds one disjunct's
+minimum margin on one case (:mod:`verifier.methods.outcome`). To add one, write its
+module and add its line here; ``verifier verify --method``, ``batch`` and the bench take
+their choices from this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from verifier.methods.bab import bab_margin
+from verifier.methods.deeppoly import deeppoly_margin
+from verifier.methods.exact import exact_margin
+from verifier.methods.interval import interval_margin
+from verifier.methods.krelu import krelu_margin
+from verifier.methods.milp import milp_margin
+from verifier.methods.split import split_margin
+from verifier.methods.triangle import triangle_margin
+
+
+@dataclass(frozen=True)
+class Method:
+    """A bound method: its function, whether it is complete, and one line of help."""
+
+    margin: Callable
+    complete: bool
+    summary: str
+
+
+METHODS: dict[str, Method] = {
+    "interval": Method(interval_margin, False, "box propagation, rounded outward"),
+    "deeppoly": Method(deeppoly_margin, False, "DeepPoly/CROWN back-substitution"),
+    "triangle": Method(triangle_margin, False, "LP over per-neuron triangles, tightened bounds"),
+    "krelu": Method(krelu_margin, False, "triangle LP + multi-neuron k-ReLU hull cuts"),
+    "milp": Method(milp_margin, True, "big-M MILP on HiGHS (dual bound, never the incumbent)"),
+    "split": Method(split_margin, True, "input-splitting branch and bound"),
+    "bab": Method(bab_margin, True, "ReLU-split branch and bound (alpha-beta bounds)"),
+    "exact": Method(exact_margin, True, "split for few free inputs, else bab, else milp"),
+}
+
+#: every name ``verify`` accepts: the methods and the ``auto`` plan
+METHOD_NAMES = tuple(METHODS) + ("auto",)
