@@ -13,6 +13,7 @@ from verifier.errors import VerifierError
 from verifier.network.onnx_import import (is_supported, load_onnx_model, node_label,
                                           translate, unsupported_hint)
 from verifier.network.ops import Relu
+from verifier.network.simplify import simplify
 
 __all__ = ["inspect_onnx", "format_inspection"]
 
@@ -40,6 +41,7 @@ def inspect_onnx(path) -> dict:
         dict with ``path``, ``nodes`` (list of dicts: name, op_type, supported, output,
         output_shape), ``op_counts`` (op_type -> count), ``unsupported`` (list of
         {name, op_type, hint}), ``importable`` (bool), ``error`` (message or None) and, when
+        ``exit_code`` (0, or the import error's code) and, when
         importable, ``summary`` (:meth:`Network.summary`), ``relu_layers`` (list of
         {name, neurons}), ``n_inputs``, ``n_outputs``, ``input_shape``, ``output_shape``.
 
@@ -60,12 +62,14 @@ def inspect_onnx(path) -> dict:
                                 "hint": unsupported_hint(node.op_type)})
     info = {"path": source, "nodes": nodes,
             "op_counts": dict(Counter(n.op_type for n in model.graph.node)),
-            "unsupported": unsupported, "importable": False, "error": None}
+            "unsupported": unsupported, "importable": False, "error": None,
+            "exit_code": 0}
     try:
         net, shapes = translate(model, source)
     except VerifierError as exc:
-        info["error"] = str(exc)
+        info["error"], info["exit_code"] = str(exc), exc.exit_code
         return info
+    net = simplify(net)        # the network every command works on, with its node names
     for row in nodes:
         if row["output_shape"] is None and row["output"] in shapes:
             row["output_shape"] = shapes[row["output"]]

@@ -40,6 +40,9 @@ def load_network(path, simplify: bool = True) -> Network:
     """
     path = Path(path)
     name = path.name.lower()
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a directory, not a network file (hint: give the "
+                             f".onnx or .nnet file inside it)")
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
     if name.endswith(".onnx"):

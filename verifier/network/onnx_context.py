@@ -89,10 +89,16 @@ class TranslationContext:
         return self.values[name]
 
     def const(self, node: onnx.NodeProto, i: int, what: str = "operand") -> np.ndarray:
-        """Input i as a constant array; raises when it depends on the network input."""
+        """Input i as a constant array.
+
+        Raises:
+            UnsupportedOpError: the input depends on the network input (only constant
+                weights, shapes, indices, pads, ... are supported).
+        """
         v = self.value(node, i)
         if isinstance(v, Tensor):
-            raise self.error(f"{what} {node.input[i]!r} must be a constant")
+            raise self.unsupported(f"{what} {node.input[i]!r} depends on the network input; "
+                                   "it must be a constant")
         return v
 
     def weight(self, node: onnx.NodeProto, i: int, what: str = "weight") -> np.ndarray:

@@ -1,8 +1,9 @@
-"""ONNX translators for convolution-family ops: Conv, AveragePool, Pad, BatchNormalization.
+"""ONNX translators for convolution-family ops: Conv, Pad, BatchNormalization; and the
+sliding-window geometry they share with the pooling ops (:mod:`~verifier.network.onnx_pool`).
 
-Each is lowered to one affine node: Conv, AveragePool and Pad to a scipy.sparse CSR matrix
-built from the sliding-window geometry (batch dimension 1), BatchNormalization (inference
-mode) to a per-channel scaling and shift.
+Each is lowered to one affine node: Conv and Pad to a scipy.sparse CSR matrix built from
+the sliding-window geometry (batch dimension 1), BatchNormalization (inference mode) to a
+per-channel scaling and shift.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from verifier.network.onnx_context import Tensor, TranslationContext, Value, att
 from verifier.network.onnx_linear import elementwise
 from verifier.network.onnx_shape import norm_axes
 
-__all__ = ["conv", "average_pool", "pad", "batch_norm"]
+__all__ = ["window_positions", "window_geometry", "conv", "pad", "batch_norm"]
 
 
 # ---------------------------------------------------------------------- windows
-def _window(in_spatial, kernel, strides, dilations, pads_begin, out_spatial):
+def window_positions(in_spatial, kernel, strides, dilations, pads_begin, out_spatial):
     """Input positions read by each output position of a sliding window.
 
     Returns:
@@ -38,8 +39,14 @@ def _window(in_spatial, kernel, strides, dilations, pads_begin, out_spatial):
     return flat, valid
 
 
-def _window_geometry(ctx: TranslationContext, node, in_spatial, kernel):
-    """Strides, dilations, pads (begin, end) and output spatial shape of Conv/AveragePool."""
+def window_geometry(ctx: TranslationContext, node, in_spatial, kernel, ceil_mode: bool = False):
+    """Strides, dilations, pads (begin, end) and output spatial shape of a sliding window.
+
+    The output size per axis is ``floor((in + pads - extent) / stride) + 1`` (ONNX), or with
+    ``ceil_mode`` the ceiling, as long as the last window still starts inside the input or
+    its begin padding (where runtimes and the ONNX shape inference disagree, it is
+    rejected).
+    """
     d = len(in_spatial)
     strides = list(attr(node, "strides", [1] * d))
     dilations = list(attr(node, "dilations", [1] * d))
@@ -55,10 +62,16 @@ def _window_geometry(ctx: TranslationContext, node, in_spatial, kernel):
     elif auto_pad in ("NOTSET", "VALID"):
         pads = list(attr(node, "pads", [0] * (2 * d))) if auto_pad == "NOTSET" else [0] * 2 * d
         begin, end = pads[:d], pads[d:]
-        out = [(s + b + e - x) // st + 1
+        out = [(-(-(s + b + e - x) // st) if ceil_mode else (s + b + e - x) // st) + 1
                for s, b, e, x, st in zip(in_spatial, begin, end, extent, strides)]
+        if ceil_mode and any((o - 1) * st >= s + b
+                             for o, st, s, b in zip(out, strides, in_spatial, begin)):
+            raise ctx.unsupported(f"{ctx.op_type} with ceil_mode=1 where the last window "
+                                  "starts in the end padding (runtimes disagree on its size)")
     else:
         raise ctx.unsupported(f"auto_pad={auto_pad!r} is not supported")
+    if ceil_mode and auto_pad != "NOTSET":
+        raise ctx.unsupported(f"{ctx.op_type} with ceil_mode=1 and auto_pad={auto_pad!r}")
     if len(strides) != d or len(dilations) != d or len(begin) != d:
         raise ctx.error(f"strides/dilations/pads do not fit {d} spatial dims")
     if any(o <= 0 for o in out):
@@ -80,8 +93,8 @@ def conv(ctx: TranslationContext, node) -> Value:
     M, Cg, kernel = W.shape[0], W.shape[1], tuple(W.shape[2:])
     if tuple(attr(node, "kernel_shape", kernel)) != kernel or Cg * group != C or M % group:
         raise ctx.error(f"weight {W.shape} with group={group} does not fit input {x.shape}")
-    strides, dilations, begin, _, out = _window_geometry(ctx, node, in_spatial, kernel)
-    flat, valid = _window(in_spatial, kernel, strides, dilations, begin, out)
+    strides, dilations, begin, _, out = window_geometry(ctx, node, in_spatial, kernel)
+    flat, valid = window_positions(in_spatial, kernel, strides, dilations, begin, out)
     P, Q, S = flat.shape[0], flat.shape[1], int(prod(in_spatial))
     m = np.arange(M)
     channels = (m // (M // group))[:, None] * Cg + np.arange(Cg)[None, :]      # (M, Cg)
@@ -95,39 +108,6 @@ def conv(ctx: TranslationContext, node) -> Value:
     if bias.size != M:
         raise ctx.error(f"bias has {bias.size} values for {M} output channels")
     return ctx.affine(x, A, np.repeat(bias.reshape(-1), P), (1, M) + tuple(out))
-
-
-def average_pool(ctx: TranslationContext, node) -> Value:
-    """AveragePool as one CSR matrix (per channel window means)."""
-    x = ctx.value(node, 0)
-    if not isinstance(x, Tensor):
-        raise ctx.unsupported("AveragePool of a constant input is not supported")
-    if len(x.shape) < 3 or x.shape[0] != 1:
-        raise ctx.error(f"input shape {x.shape} is not (1, C, spatial...)")
-    C, in_spatial = x.shape[1], tuple(x.shape[2:])
-    kernel = tuple(attr(node, "kernel_shape", ()))
-    if len(kernel) != len(in_spatial):
-        raise ctx.error(f"kernel_shape {kernel} does not fit input {x.shape}")
-    strides, dilations, begin, end, out = _window_geometry(ctx, node, in_spatial, kernel)
-    if int(attr(node, "ceil_mode", 0)):
-        ceil_out = [-(-(s + b + e - ((k - 1) * dl + 1)) // st) + 1 for s, b, e, k, dl, st in
-                    zip(in_spatial, begin, end, kernel, dilations, strides)]
-        if ceil_out != out:
-            raise ctx.unsupported("AveragePool with ceil_mode=1 changing the output size")
-    flat, valid = _window(in_spatial, kernel, strides, dilations, begin, out)
-    P, Q, S = flat.shape[0], flat.shape[1], int(prod(in_spatial))
-    if int(attr(node, "count_include_pad", 0)):
-        count = np.full(P, float(Q))
-    else:
-        count = valid.sum(axis=1).astype(np.float64)
-    full = (C, P, Q)
-    c = np.arange(C)[:, None, None]
-    rows = np.broadcast_to(c * P + np.arange(P)[None, :, None], full)
-    cols = np.broadcast_to(c * S + flat[None, :, :], full)
-    vals = np.broadcast_to((1.0 / np.maximum(count, 1.0))[None, :, None], full)
-    keep = np.broadcast_to(valid[None, :, :], full)
-    A = sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(C * P, C * S))
-    return ctx.affine(x, A, 0.0, (1, C) + tuple(out))
 
 
 def pad(ctx: TranslationContext, node) -> Value:

@@ -7,10 +7,14 @@ constant (a numpy array, folded eagerly) or a :class:`Tensor`, a graph node plus
 logical shape. Shape-only ops (Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout)
 make no node: they only relabel the shape of the same flat vector. Linear ops become
 ``Affine`` nodes (scipy.sparse CSR where the map is sparse: Conv, Transpose, Pad,
-AveragePool, elementwise scaling), ``Relu`` and two-operand ``Add`` map to their records.
+AveragePool, elementwise scaling, and the constant-index selections Slice, Gather, Split,
+Concat), ``Relu`` and two-operand ``Add`` map to their records; a Concat of tensors from
+several nodes is an ``Add`` of scattering affines. MaxPool becomes an exact chain of
+Affine/Relu levels (a pairwise max tree).
 
 The translators live by op family in :mod:`~verifier.network.onnx_linear`,
-:mod:`~verifier.network.onnx_shape` and :mod:`~verifier.network.onnx_conv`; their shared
+:mod:`~verifier.network.onnx_shape`, :mod:`~verifier.network.onnx_select`,
+:mod:`~verifier.network.onnx_conv` and :mod:`~verifier.network.onnx_pool`; their shared
 state in :mod:`~verifier.network.onnx_context`. Adding an op is one translator function
 there and one line in :data:`TRANSLATORS` here.
 
@@ -28,7 +32,7 @@ import onnx
 from onnx import numpy_helper
 
 from verifier.errors import InputFileError, NetworkError, UnsupportedOpError
-from verifier.network import onnx_conv, onnx_linear, onnx_shape
+from verifier.network import onnx_conv, onnx_linear, onnx_pool, onnx_select, onnx_shape
 from verifier.network.graph import GraphBuilder, Network
 from verifier.network.onnx_context import Tensor, TranslationContext, Value
 
@@ -91,12 +95,16 @@ TRANSLATORS: dict[str, Callable[[TranslationContext, onnx.NodeProto], Value]] = 
     "Conv": onnx_conv.conv,
     "BatchNormalization": onnx_conv.batch_norm,
     "Pad": onnx_conv.pad,
-    "AveragePool": onnx_conv.average_pool,
+    "AveragePool": onnx_pool.average_pool,
+    "MaxPool": onnx_pool.max_pool,
     "Shape": onnx_shape.shape_vector,
-    "Gather": onnx_shape.constant_only,
-    "Concat": onnx_shape.constant_only,
+    "Slice": onnx_select.slice_op,
+    "Gather": onnx_select.gather,
+    "Split": onnx_select.split,
+    "Concat": onnx_select.concat,
 }
-"""op_type -> translator(ctx, node) returning the value of the node's first output."""
+"""op_type -> translator(ctx, node) returning the value of the node's first output (a tuple
+of values, one per output, for ops with several outputs such as Split)."""
 
 SUPPORTED_OPS = tuple(sorted(TRANSLATORS))
 
@@ -196,8 +204,9 @@ def translate(model: onnx.ModelProto, source: str = "<model>"
     for index, node in enumerate(graph.node):
         ctx.node_name, ctx.op_type = node_label(node, index), node.op_type
         result = TRANSLATORS[node.op_type](ctx, node)
-        if node.output:
-            values[node.output[0]] = result
+        for name, value in zip(node.output, result if isinstance(result, tuple) else (result,)):
+            if name:
+                values[name] = value
     out = values.get(graph.output[0].name)
     if out is None:
         raise NetworkError(f"{source}: graph output {graph.output[0].name!r} is never produced")

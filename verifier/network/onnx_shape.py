@@ -1,5 +1,5 @@
 """ONNX translators for shape ops: Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout,
-Transpose, and the shape arithmetic of exporters (Shape; Gather and Concat on constants).
+Transpose, and Shape (the shape arithmetic of exporters, as a constant vector).
 
 Every tensor is a C-order flat vector, so the shape-only ops make no node: they relabel the
 shape of the same flat vector. Transpose makes a permutation node unless only unit axes move.
@@ -16,7 +16,7 @@ from verifier.network.onnx_context import Tensor, TranslationContext, Value, att
 from verifier.network.onnx_linear import permutation_map
 
 __all__ = ["norm_axes", "flatten", "reshape", "squeeze", "unsqueeze", "identity", "transpose",
-           "shape_vector", "constant_only"]
+           "shape_vector"]
 
 
 # ====================================================================== shape rules
@@ -171,12 +171,3 @@ def shape_vector(ctx: TranslationContext, node) -> Value:
     shape = np.array(x.shape if isinstance(x, Tensor) else np.shape(x), dtype=np.int64)
     start, end = int(attr(node, "start", 0)), attr(node, "end", None)
     return shape[start:None if end is None else int(end)]
-
-
-def constant_only(ctx: TranslationContext, node) -> Value:
-    """Gather/Concat folded on constants (shape arithmetic of exporters)."""
-    args = [ctx.const(node, i, "operand (only constant folding is supported)")
-            for i in range(len(node.input)) if ctx.has_input(node, i)]
-    if node.op_type == "Gather":
-        return np.take(args[0], args[1], axis=int(attr(node, "axis", 0)))
-    return np.concatenate([np.atleast_1d(a) for a in args], axis=int(attr(node, "axis", 0)))
