@@ -109,6 +109,9 @@ class SolveLimits:
         mip_start: (n,) a start for the MIP (set after the objective, or HiGHS drops it).
         on_incumbent: called with (x, objective) for each improving MIP solution; return
             True to stop the solve.
+        deadline: ``time.monotonic()`` value at which a MIP is interrupted from its
+            callback (a second guard next to ``time_limit``, for phases that check the
+            clock rarely).
     """
 
     time_limit: float = float("inf")
@@ -117,6 +120,7 @@ class SolveLimits:
     stop_primal_below: float | None = None
     mip_start: np.ndarray | None = None
     on_incumbent: Callable[[np.ndarray, float], bool] | None = None
+    deadline: float | None = None
 
 
 class HighsBackend:
@@ -223,9 +227,9 @@ class HighsBackend:
                              row_upper=np.concatenate([m.row_upper, upper]),
                              row_names=row_names)
 
-    def write(self, path: str) -> None:
-        """Write the model (.lp or .mps by extension)."""
-        self.highs.writeModel(str(path))
+    def write(self, path: str) -> bool:
+        """Write the model (.lp or .mps by extension); False when HiGHS reports an error."""
+        return self.highs.writeModel(str(path)) != highspy.HighsStatus.kError
 
     # ----------------------------------------------------------------- solve
     def solve(self, limits: SolveLimits = SolveLimits()) -> SolveResult:
@@ -271,7 +275,8 @@ class HighsBackend:
     def _subscribe_mip_callbacks(self, limits: SolveLimits):
         h = self.highs
         subs = []
-        if limits.stop_dual_above is not None or limits.stop_primal_below is not None:
+        if (limits.stop_dual_above is not None or limits.stop_primal_below is not None
+                or limits.deadline is not None):
             def on_interrupt(event):
                 out = event.data_out
                 if (limits.stop_dual_above is not None
@@ -279,6 +284,8 @@ class HighsBackend:
                     event.interrupt()
                 if (limits.stop_primal_below is not None
                         and out.mip_primal_bound < limits.stop_primal_below):
+                    event.interrupt()
+                if limits.deadline is not None and time.monotonic() > limits.deadline:
                     event.interrupt()
             h.cbMipInterrupt.subscribe(on_interrupt)
             subs.append((h.cbMipInterrupt, on_interrupt))

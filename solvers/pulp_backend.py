@@ -1,12 +1,15 @@
 """PuLP (CBC) backend, for cross-checks and exports; never used in inner loops.
 
 PuLP builds one Python object per variable and row, which is fine for the small models
-it is used on (tests, comparisons with HiGHS).
+it is used on (tests, comparisons with HiGHS). PuLP 3.3 warns that the calls used here
+change in PuLP 4 (the project pins ``pulp<4``); those warnings are silenced here, where
+PuLP is called, instead of flooding every user's output.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -19,6 +22,12 @@ _PULP_STATUS = {1: Status.OPTIMAL, 0: Status.UNKNOWN, -1: Status.INFEASIBLE,
 
 def to_pulp(model: LinearModel):
     """Build a ``pulp.LpProblem`` (minimisation) from a :class:`LinearModel`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        return _to_pulp(model)
+
+
+def _to_pulp(model: LinearModel):
     import pulp
 
     prob = pulp.LpProblem("model", pulp.LpMinimize)
@@ -53,9 +62,11 @@ def solve_with_pulp(model: LinearModel, time_limit: float | None = None) -> Solv
     import pulp
 
     prob, cols = to_pulp(model)
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
     start = time.perf_counter()
-    code = prob.solve(solver)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
+        code = prob.solve(solver)
     elapsed = time.perf_counter() - start
     status = _PULP_STATUS.get(code, Status.UNKNOWN)
     result = SolveResult(status=status, solve_time=elapsed, solver="pulp-cbc")

@@ -104,7 +104,7 @@ def test_krelu_block_rows_hold_at_samples(seed):
         octa = octahedral_bounds(net, relu, groups, bounds)
         block = krelu_block(bounds[pre], relu, groups, octa, k=3)
         assert block.tag == "krelu" and block.n == net.size(pre)
-        assert block.row_names[0].startswith(f"krelu[{relu},(")
+        assert block.row_names[0].startswith(f"krelu({relu},(")
         assert "#0" in block.row_names[0]
         assert block.n_rows == len(block.row_names) > 0
         lhs = block.Ax @ values[pre].T + block.Ay @ values[relu].T

@@ -8,6 +8,17 @@ in the README.
 from __future__ import annotations
 
 
+#: characters of a token or value quoted in an error message
+QUOTE_CHARS = 60
+
+
+def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (with ``...``): error messages quote user
+    input, which can be arbitrarily long."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class VerifierError(Exception):
     """Base class of every expected, user-facing error."""
 
@@ -80,7 +91,7 @@ class SpecError(VerifierError):
             where += ": "
         elif line is not None:
             where = f"line {line}: "
-        tok = f" (at token {token!r})" if token is not None else ""
+        tok = f" (at token {shorten(token)!r})" if token is not None else ""
         super().__init__(f"{where}{message}{tok}")
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from verifier.errors import InputFileError
+from verifier.errors import InputFileError, shorten
 
 GROUND_TRUTH_ALIASES = {"sat": "sat", "unsat": "unsat", "violated": "sat",
-                         "holds": "unsat", "unknown": "unknown", "": ""}
-
-
+                        "holds": "unsat", "unknown": "unknown", "": ""}
+#: file endings of the first two columns of a data row
+PATH_ENDINGS = (".onnx", ".onnx.gz", ".nnet", ".vnnlib", ".vnnlib.gz")
 
 @dataclass(frozen=True)
 class Instance:
@@ -43,8 +44,23 @@ class Instance:
 
 
 def is_header(row: list[str]) -> bool:
+    """The row names the columns (``onnx`` and ``vnnlib`` among them)."""
     names = [c.strip().lower() for c in row]
     return "onnx" in names and "vnnlib" in names
+
+
+def looks_like_header(row: list[str]) -> bool:
+    """A first row that names columns but not ``onnx`` and ``vnnlib``: no field is a
+    network or property path and its third field (a data row's timeout) is no number."""
+    if any(c.strip().lower().endswith(PATH_ENDINGS) for c in row):
+        return False
+    if len(row) >= 3:
+        try:
+            float(row[2])
+            return False
+        except ValueError:
+            pass
+    return True
 
 
 def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
@@ -55,7 +71,9 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
     Duplicate (onnx, vnnlib) rows are kept once.
 
     Raises:
-        InputFileError: missing/unreadable CSV, or a row with fewer than 2 fields.
+        InputFileError: missing/unreadable CSV, a header without ``onnx``/``vnnlib``, a
+            row with fewer than 2 fields, a timeout that is not a number > 0, or a
+            verdict other than sat/unsat/unknown/violated/holds.
     """
     path = Path(csv_path)
     try:
@@ -71,6 +89,10 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
     if rows and is_header(rows[0]):
         columns = [c.strip().lower() for c in rows[0]]
         start = 1
+    elif rows and rows[0] and looks_like_header(rows[0]):
+        raise InputFileError(f"{path}:1: the first row {shorten(','.join(rows[0]))!r} looks "
+                             "like a header without the columns 'onnx' and 'vnnlib' (use "
+                             "onnx,vnnlib,timeout[,verdict,...] or no header)")
     instances: list[Instance] = []
     seen: set[tuple[str, str]] = set()
     for index in range(start, len(rows)):
@@ -82,15 +104,12 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
         if not record.get("onnx") or not record.get("vnnlib"):
             raise InputFileError(f"{path}:{index + 1}: expected onnx,vnnlib,timeout; "
                                  f"got {','.join(raw)!r}")
-        timeout = None
-        if record.get("timeout"):
-            try:
-                timeout = float(record["timeout"])
-            except ValueError:
-                raise InputFileError(f"{path}:{index + 1}: timeout {record['timeout']!r} "
-                                     "is not a number") from None
-        expected = GROUND_TRUTH_ALIASES.get(record.get("verdict", "").lower(),
-                                             record.get("verdict", "").lower())
+        timeout = _timeout(record.get("timeout", ""), f"{path}:{index + 1}")
+        verdict = record.get("verdict", "").lower()
+        if verdict not in GROUND_TRUTH_ALIASES:
+            raise InputFileError(f"{path}:{index + 1}: verdict {shorten(verdict)!r} is not "
+                                 "sat, unsat, unknown, violated, holds or empty")
+        expected = GROUND_TRUTH_ALIASES[verdict]
         inst = Instance(onnx=record["onnx"], vnnlib=record["vnnlib"],
                         onnx_path=str(base / record["onnx"]),
                         vnnlib_path=str(base / record["vnnlib"]), timeout=timeout,
@@ -101,6 +120,20 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
         seen.add(inst.key)
         instances.append(inst)
     return instances
+
+
+def _timeout(text: str, where: str) -> float | None:
+    """The timeout column: None when empty, else a finite number of seconds > 0."""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputFileError(f"{where}: timeout {shorten(text)!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise InputFileError(f"{where}: timeout {shorten(text)!r} is not a number of "
+                             "seconds > 0")
+    return value
 
 
 def select_instances(instances: list[Instance], filters: list[str] | None = None,

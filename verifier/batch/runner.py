@@ -11,7 +11,7 @@ from verifier.batch.instances import Instance, read_instances, select_instances
 from verifier.batch.isolate import DEFAULT_TIMEOUT, ProcessRegistry, Task, run_isolated
 from verifier.batch.results import (Progress, ResultWriter, output_record, prepare_output,
                                     summarize)
-from verifier.errors import VerifierError
+from verifier.errors import InputFileError, VerifierError
 
 def instance_timeout(inst: Instance, cap: float | None) -> float:
     limits = [t for t in (inst.timeout, cap) if t is not None]
@@ -97,7 +97,10 @@ def run_batch(csv_path: str, out_path: str, method: str = "auto",
     """
     instances = select_instances(read_instances(csv_path), filters, limit)
     out = Path(out_path)
-    done = prepare_output(out, resume, overwrite)
+    try:
+        done = prepare_output(out, resume, overwrite)
+    except OSError as exc:
+        raise InputFileError(f"cannot write {out}: {exc.strerror or exc}") from None
     todo = [i for i in instances if i.key not in done]
     stream = progress_stream if progress_stream is not None else sys.stderr
     skipped = len(instances) - len(todo)

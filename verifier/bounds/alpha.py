@@ -19,8 +19,8 @@ from verifier.bounds.optimized import optimized_output_bound
 
 def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                        pre_lower: list[np.ndarray], pre_upper: list[np.ndarray], j: int,
-                       neurons: np.ndarray, iterations: int = 30, lr: float = 0.1
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       neurons: np.ndarray, iterations: int = 30, lr: float = 0.1,
+                       deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sound bounds ``lower <= z_j[neurons] <= upper`` on the input box, by optimised slopes.
 
     Args:
@@ -52,13 +52,15 @@ def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     rows[np.arange(k), neurons] = 1.0
     rows[k + np.arange(k), neurons] = -1.0
     value = alpha_rows_lower(list(chain[: j + 1]), box_lower, box_upper, pre_lower[:j],
-                             pre_upper[:j], rows, iterations=iterations, lr=lr)
+                             pre_upper[:j], rows, iterations=iterations, lr=lr,
+                             deadline=deadline)
     return value[:k], -value[k:]
 
 
 def alpha_rows_lower(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                      pre_lower: list[np.ndarray], pre_upper: list[np.ndarray],
-                     rows: np.ndarray, iterations: int = 30, lr: float = 0.1) -> np.ndarray:
+                     rows: np.ndarray, iterations: int = 30, lr: float = 0.1,
+                     deadline: float | None = None) -> np.ndarray:
     """Sound lower bounds of ``rows @ f(x)`` on the input box, by optimised slopes (one slope
     vector per row). ``f`` is the chain's last layer (for a hidden layer, pass the chain
     up to it: :func:`alpha_layer_bounds`).
@@ -82,5 +84,6 @@ def alpha_rows_lower(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     hi = [np.broadcast_to(f[1], (m, f[1].size)) for f in fixed]
     states = [np.zeros((m, f[0].size), dtype=np.int8) for f in fixed]
     value, _, _ = optimized_output_bound(chain, box_lower, box_upper, scales, lo, hi, states,
-                                         rows, iterations=iterations, lr_alpha=lr)
+                                         rows, iterations=iterations, lr_alpha=lr,
+                                         deadline=deadline)
     return value

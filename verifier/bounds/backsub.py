@@ -8,7 +8,12 @@ rounding margin (``ROUNDING_MARGIN`` times :func:`~verifier.bounds.chain.magnitu
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+
+from verifier.errors import TimeLimitReached
+
 
 def batched_matvec(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Batched ``M[b] @ v[b]``: (B, k, n), (B, n) -> (B, k)."""
@@ -16,8 +21,8 @@ def batched_matvec(M: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def backsub_linear(chain, j, M, lines, record: dict | None = None,
-                    stops: tuple[list, list] | None = None, shifts: list | None = None,
-                    to_input: bool = True):
+                   stops: tuple[list, list] | None = None, shifts: list | None = None,
+                   to_input: bool = True, deadline: float | None = None):
     """Back-substitute rows M (B, k, n_j) of ``z_j`` to the input through the ReLU lines.
 
     Returns ``(const (B, k), coef (B, k, n_in))`` with ``const + coef @ x <= M z_j`` for
@@ -30,12 +35,14 @@ def backsub_linear(chain, j, M, lines, record: dict | None = None,
     to every row's coefficients on the layer's pre-activation once its ReLU is relaxed
     (the split multipliers of :func:`optimized_output_bound`). With ``to_input=False``
     the last step (through layer 0) is left out: ``coef`` is then over ``z_0``, the
-    pre-activation of layer 0 (see :func:`input_minimum`).
+    pre-activation of layer 0 (see :func:`input_minimum`). Past ``deadline``
+    (``time.monotonic()``) :class:`TimeLimitReached` is raised between layers.
     """
     B, k, _ = M.shape
     const = np.zeros((B, k))
     best = np.full((B, k), -np.inf)
     for i in range(j, -1, -1):
+        check_deadline(deadline)
         W, b, _ = chain[i]
         if i == 0 and not to_input:
             break
@@ -94,9 +101,15 @@ def box_minimum(const, coef, lower, upper):
     return const + batched_matvec(np.maximum(coef, 0), lower) + batched_matvec(np.minimum(coef, 0), upper)
 
 
-def backsub_lower(chain, j, M, lines, lower, upper):
+def check_deadline(deadline: float | None) -> None:
+    """Raise :class:`TimeLimitReached` once ``deadline`` (``time.monotonic()``) passed."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimitReached("batched back-substitution passed its deadline")
+
+
+def backsub_lower(chain, j, M, lines, lower, upper, deadline: float | None = None):
     """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin."""
-    return box_minimum(*backsub_linear(chain, j, M, lines), lower, upper)
+    return box_minimum(*backsub_linear(chain, j, M, lines, deadline=deadline), lower, upper)
 
 
 def live_neurons(lines: list, states: list | None = None) -> list[np.ndarray]:

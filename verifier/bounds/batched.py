@@ -17,7 +17,8 @@ from verifier.errors import NetworkError
 
 
 def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndarray,
-                         scales: list[np.ndarray], unstable_counts: bool = False):
+                         scales: list[np.ndarray], unstable_counts: bool = False,
+                         deadline: float | None = None):
     """Sound lower bounds of ``C @ f(x)`` over each box.
 
     Args:
@@ -26,6 +27,8 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
         C: (m, n_out) rows.
         scales: :func:`magnitude_scales` of a box containing all the boxes.
         unstable_counts: also return, per box, the number of unstable ReLUs.
+        deadline: ``time.monotonic()``; :class:`~verifier.errors.TimeLimitReached` is raised
+            between layers once it passed.
     Returns:
         (B, m) lower bounds (and (B,) counts when asked).
     """
@@ -50,7 +53,7 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
             eye = np.eye(n)
             both = np.ascontiguousarray(np.broadcast_to(np.concatenate([eye, -eye]),
                                                         (B, 2 * n, n)))
-            bounds = backsub_lower(chain, j, both, lines, lower, upper)
+            bounds = backsub_lower(chain, j, both, lines, lower, upper, deadline)
             margin = ROUNDING_MARGIN * scales[j] + TINY
             l = np.maximum(bounds[:, :n] - margin, l_box)
             u = np.minimum(-bounds[:, n:] + margin, u_box)
@@ -62,7 +65,7 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
         raise NetworkError("batched bounds expect an affine output layer")
     C = np.atleast_2d(C)
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
-    value = backsub_lower(chain, last, M, lines, lower, upper)
+    value = backsub_lower(chain, last, M, lines, lower, upper, deadline)
     value = value - ROUNDING_MARGIN * (np.abs(C) @ scales[last]) - TINY
     # the interval box of the output bounds C y too: keep the better of the two
     Cp, Cn = np.maximum(C, 0), np.minimum(C, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from verifier.bounds.backsub import (backsub_linear, live_neurons, restrict_chain, take_columns,
@@ -14,7 +16,8 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                            scales: list[np.ndarray], pre_lower: list[np.ndarray],
                            pre_upper: list[np.ndarray], states: list[np.ndarray],
                            rows: np.ndarray, iterations: int = 20, lr_alpha: float = 0.1,
-                           lr_beta: float = 0.05, start: tuple[list, list] | None = None
+                           lr_beta: float = 0.05, start: tuple[list, list] | None = None,
+                           deadline: float | None = None
                            ) -> tuple[np.ndarray, np.ndarray, tuple[list, list]]:
     """Lower bounds of ``rows_d @ f(x)`` on B ReLU-split sub-domains with optimised lower
     slopes (alpha) and split multipliers (beta), as alpha-beta-CROWN does.
@@ -46,6 +49,8 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
             (warm start, e.g. the parent domain's optimised values). NaN entries take the
             default (DeepPoly's slope, beta 0); the others are projected onto [0, 1] and
             [0, inf). Entries of stable or unsplit neurons are ignored.
+        deadline: ``time.monotonic()`` after which no more steps are taken (the best
+            bound so far is returned: any slopes are sound).
     Returns:
         (bound (B,), x (B, n_in): the box corner minimising the best bound's linear form,
         (alpha, beta): per ReLU layer (B, n_r) the values that gave each domain's bound).
@@ -60,6 +65,8 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     adam = _Adam()
     x, saved = best_x, saved
     for t in range(1, iterations + 1):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         grads_alpha, grads_beta = problem.gradients(x, saved)
         for r in range(problem.n_relu):
             alpha[r] = adam.step(("a", r), alpha[r], grads_alpha[r], lr_alpha, t, 0.0, 1.0)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from verifier.errors import VerifierError
+from verifier.errors import InputFileError, OptionError, VerifierError
+from verifier.cli.gap import load_array
 from verifier.network import load_network
 from verifier.plot import (plot_bound_widths, plot_gap_bars, plot_output_reach,
                            plot_single_neuron, plot_two_neuron_hull)
@@ -45,28 +46,57 @@ def box_from_args(args, net):
         prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
         return prop.cases[0].lower, prop.cases[0].upper, prop
     if args.images:
-        X = np.load(args.images)
+        X = load_array(args.images)
+        if not 0 <= args.index < len(X):
+            raise OptionError(f"--index {args.index}: {args.images} holds {len(X)} images")
         x = np.asarray(X[args.index], dtype=np.float64).ravel()
         prop = None
         if args.labels:
-            label = int(np.asarray(np.load(args.labels)).ravel()[args.index])
+            label = int(np.asarray(load_array(args.labels)).ravel()[args.index])
             prop = linf_robustness(x, args.eps, label, net.n_outputs)
         return np.clip(x - args.eps, 0, 1), np.clip(x + args.eps, 0, 1), prop
     if args.box:
-        lo, hi = (float(v) for v in args.box.split(","))
+        try:
+            lo, hi = (float(v) for v in args.box.split(","))
+        except ValueError:
+            raise OptionError(f"--box {args.box!r}: give two numbers LO,HI") from None
         return np.full(net.n_inputs, lo), np.full(net.n_inputs, hi), None
     raise VerifierError("give SPEC, --images (with --eps) or --box LO,HI for the input box")
 
 
+#: picture formats (by extension) that matplotlib writes
+PICTURE_EXTENSIONS = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff",
+                      ".webp")
+
+
+def check_output(path: str) -> None:
+    """A picture path matplotlib can write to, or an error naming what is wrong."""
+    if not path.lower().endswith(PICTURE_EXTENSIONS):
+        raise OptionError(f"-o {path}: give a picture file ({', '.join(PICTURE_EXTENSIONS)})")
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def run(args) -> int:
     """Run ``verifier plot`` (returns the exit code; errors raise VerifierError)."""
+    check_output(args.output)
     if args.kind == "neuron":
+        if not args.l < 0 < args.u:
+            raise OptionError(f"plot neuron needs --l < 0 < --u (an unstable neuron), got "
+                              f"--l {args.l:g} --u {args.u:g}")
         plot_single_neuron(args.l, args.u, path=args.output)
         print(f"wrote {args.output}")
         return 0
     if args.network is None:
         raise VerifierError(f"plot {args.kind} needs a network file")
     net = load_network(args.network)
+    layers = len(net.relu_names())
+    if args.kind == "hull" and not 0 <= args.layer < layers:
+        raise OptionError(f"--layer {args.layer}: the network has {layers} ReLU layer(s) "
+                          f"(0..{layers - 1})")
     lower, upper, prop = box_from_args(args, net)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     try:

@@ -52,7 +52,9 @@ def run_export(args) -> int:
 
 def run_inspect(args) -> int:
     if args.network.endswith(".onnx"):
-        print(format_inspection(inspect_onnx(args.network)))
+        info = inspect_onnx(args.network)
+        print(format_inspection(info))
+        return info["exit_code"]            # a network it cannot import is an error
     else:
         net = load_network(args.network)
         for row in net.summary():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from verifier.report.render import write_text
 from verifier.spec import load_vnnlib
 from verifier.spec.results import write_result_file
 from verifier.verify import KReluOptions, TightenOptions, VerifyOptions, verify
+
+#: what verify gets when loading used up the whole time limit (it then answers timeout)
+MIN_SECONDS = 0.01
 
 METHOD_HELP = ("bounding method: " + "; ".join(f"{name} = {m.summary}" for name, m in METHODS.items())
                + "; auto = falsify, interval, deeppoly, then exact (the triangle LP first when "
@@ -52,6 +56,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    """Load, verify within ``--timeout`` (loading included), print and write the results."""
+    start = time.monotonic()
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
     options = VerifyOptions(lp_tighten=not args.no_tighten, workers=args.workers,
@@ -59,10 +65,15 @@ def run(args) -> int:
                             krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s,
                                                lp_tighten=args.krelu_tighten,
                                                milp_cuts=args.milp_cuts))
-    progress = None if args.quiet else (lambda m: print(f"  .. {m}", file=sys.stderr))
-    result = verify(net, prop, method=args.method, timeout=args.timeout, options=options,
-                    onnx_path=args.network if args.network.endswith(".onnx") else None,
-                    progress=progress)
+    status = StatusLine(sys.stderr)
+    remaining = max(args.timeout - (time.monotonic() - start), MIN_SECONDS)
+    try:
+        result = verify(net, prop, method=args.method, timeout=remaining, options=options,
+                        onnx_path=args.network if args.network.endswith(".onnx") else None,
+                        progress=None if args.quiet else status.say,
+                        live=None if args.quiet or not status.tty else status.show)
+    finally:
+        status.close()
     print(result.verdict)
     if not args.quiet:
         _print_details(result)
@@ -73,6 +84,31 @@ def run(args) -> int:
         write_result_file(args.result_file, result.verdict,
                           None if w is None else w.x, None if w is None else w.y)
     return 0
+
+
+class StatusLine:
+    """Progress on stderr: ``  .. message`` lines, and on a terminal one live line that is
+    rewritten in place (``show``) and cleared before the next message or at the end."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.shown = False
+
+    def say(self, message: str) -> None:
+        self.close()
+        print(f"  .. {message}", file=self.stream, flush=True)
+
+    def show(self, message: str) -> None:
+        self.stream.write(f"\r\x1b[K  .. {message}")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
 
 
 def _print_details(result) -> None:

@@ -1,10 +1,12 @@
 """Stack constraint blocks into one `LinearModel`, with readable names.
 
-Columns: one per neuron of every node, named ``node[i]`` (``input[3]``, ``affine1[17]``,
-``relu1[17]``), with the node's sound bounds as column bounds; new block columns (binaries)
-after them. Rows: ``def[node,i]`` for each affine neuron
+Columns: one per neuron of every node, named ``node(i)`` (``input(3)``, ``affine1(17)``,
+``relu1(17)``), with the node's sound bounds as column bounds; new block columns (binaries)
+after them. Rows: ``def(node,i)`` for each affine neuron
 (``z_i - W[i,:] @ x = b_i``) and each Add neuron, then the relaxation blocks' rows.
-The model has a zero objective; :func:`with_disjunct` adds a property's rows.
+The model has a zero objective; :func:`with_disjunct` adds a property's rows. Names use
+parentheses, never brackets: HiGHS drops every name of an ``.lp`` file when one holds a
+``[``, while ``(``, ``,`` and ``#`` survive both ``.lp`` and ``.mps``.
 """
 
 from __future__ import annotations
@@ -117,17 +119,17 @@ class _Rows:
 
 
 def _affine_rows(rows: "_Rows", name: str, op: Affine, cols, parent_cols) -> None:
-    """``z_i - W[i,:] @ x = b_i``, named ``def[node,i]``."""
+    """``z_i - W[i,:] @ x = b_i``, named ``def(node,i)``."""
     rows.add_csr([(sp.identity(op.size, format="csr"), cols),
                   (-sp.csr_matrix(op.W), parent_cols[0])], op.b, op.b,
-                 [f"def[{name},{i}]" for i in range(op.size)])
+                 [f"def({name},{i})" for i in range(op.size)])
 
 
 def _add_rows(rows: "_Rows", name: str, op: Add, cols, parent_cols) -> None:
-    """``z_i - x1_i - x2_i = 0``, named ``def[node,i]``."""
+    """``z_i - x1_i - x2_i = 0``, named ``def(node,i)``."""
     eye = sp.identity(op.size, format="csr")
     rows.add_csr([(eye, cols), (-eye, parent_cols[0]), (-eye, parent_cols[1])],
-                 0.0, 0.0, [f"def[{name},{i}]" for i in range(op.size)])
+                 0.0, 0.0, [f"def({name},{i})" for i in range(op.size)])
 
 
 # the defining equalities of each op kind (a ReLU is defined by its relaxation blocks)
@@ -164,7 +166,7 @@ def _node_columns(net: Network, order: list[str], node_bounds, blocks, out: _Col
                 if block.y_upper is not None:
                     hi = np.minimum(hi, block.y_upper)
         columns[name] = out.add(lo, hi, np.zeros(size, dtype=bool),
-                                [f"{name}[{i}]" for i in range(size)])
+                                [f"{name}({i})" for i in range(size)])
     return columns
 
 
@@ -239,4 +241,4 @@ def with_disjunct(encoded: EncodedNetwork, out_cols: np.ndarray, A: np.ndarray, 
                    col_upper=np.concatenate([m0.col_upper, [t_bounds[1]]]),
                    integrality=np.concatenate([m0.integrality, [False]]),
                    col_names=list(m0.col_names) + [f"{label}_margin"],
-                   row_names=list(m0.row_names) + [f"{label}[{i}]" for i in range(k)])
+                   row_names=list(m0.row_names) + [f"{label}({i})" for i in range(k)])

@@ -8,9 +8,9 @@ from solvers import LinearModel
 
 
 def row_kind(name: str) -> str:
-    """The relaxation kind of a row name: ``tri_up[relu0,3]`` -> ``tri_up``,
-    ``krelu[relu2,(3,8,41)]#5`` -> ``krelu``, ``def[affine1,7]`` -> ``def``."""
-    return name.split("[", 1)[0]
+    """The relaxation kind of a row name: ``tri_up(relu0,3)`` -> ``tri_up``,
+    ``krelu(relu2,(3,8,41))#5`` -> ``krelu``, ``def(affine1,7)`` -> ``def``."""
+    return name.split("(", 1)[0]
 
 
 def export_summary(model: LinearModel) -> dict:

@@ -75,12 +75,15 @@ class KReluSeparator:
         return out
 
     def separate(self, result: SolveResult, n_cols: int, deadline: float | None,
-                 added: set, all_groups: bool = False) -> CutRows | None:
+                 added: set, all_groups: bool = False, hard_deadline: float | None = None
+                 ) -> CutRows | None:
         """The facets violated at ``result.x`` not yet in ``added`` (updated), over
-        ``n_cols`` model columns; None when there is none."""
+        ``n_cols`` model columns; None when there is none. No hull is started after
+        ``deadline``; past ``hard_deadline`` octahedral bounds raise
+        :class:`~verifier.errors.TimeLimitReached`."""
         hulls = self.hulls
         found = hulls.separate(self._values(result.x), self._weights(result.row_duals),
-                               deadline, added, all_groups)
+                               deadline, added, all_groups, hard_deadline)
         self.last = {"candidates": found.candidates, "new_hulls": found.new_hulls,
                      "tested": found.tested}
         if found.n_rows == 0:

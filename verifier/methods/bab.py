@@ -138,7 +138,8 @@ class ReluSplit:
         start = (sub["alpha"], sub["beta"]) if opts.warm_start else None
         opt, xs, (a_opt, b_opt) = ctx.timed("bab_alpha_beta", lambda: optimized_output_bound(
             self.chain, case.lower, case.upper, self.scales, sub["lo"], sub["hi"],
-            sub["state"], d.C[row[todo]], opts.alpha_beta_iterations, start=start))
+            sub["state"], d.C[row[todo]], opts.alpha_beta_iterations, start=start,
+            deadline=ctx.deadline))
         for r in range(self.relu_layers):
             batch["alpha"][r][todo], batch["beta"][r][todo] = a_opt[r], b_opt[r]
         opt = difference_lower(opt, d.c0[row[todo]])
@@ -247,6 +248,6 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
     disjunct = Disjunct.of(ctx, A, b)
     opts = ctx.options.bab
     search = ReluSplit(ctx, chain, disjunct, scales, opts, stats)
-    engine = EngineOptions(batch=opts.batch, max_open=opts.max_open, selection="sorted",
+    engine = EngineOptions("bab", batch=opts.batch, max_open=opts.max_open, selection="sorted",
                            pgd_every=opts.pgd_every, pgd=ctx.options.falsify)
     return search_outcome(branch_and_bound(ctx, search, domain, disjunct, engine, stats))

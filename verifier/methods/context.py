@@ -34,6 +34,8 @@ class CaseContext:
         timings: seconds per phase (shared with the :class:`~verifier.verify.Result`).
         stats: counters per method (shared with the result).
         onnx_path: the ONNX file, to replay witnesses in onnxruntime too.
+        live: receives a one-line status of long searches about once a second (the CLI
+            shows it on a terminal), or None.
         interval_bounds, deeppoly_bounds, tightened_bounds: the case's bounds, once
             computed (see :meth:`interval`, :meth:`deeppoly`, :meth:`tightened`).
         alpha_margins: memoised alpha margin bounds, keyed by the disjunct's rows.
@@ -48,6 +50,7 @@ class CaseContext:
     timings: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     onnx_path: str | None = None
+    live: Callable[[str], None] | None = None
     interval_bounds: dict[str, Bounds] | None = None
     deeppoly_bounds: dict[str, Bounds] | None = None
     tightened_bounds: dict[str, Bounds] | None = None

@@ -135,7 +135,7 @@ def _separate_margin(ctx: CaseContext, case: KReluCase, A, b, t_bounds, deadline
     """
     opts, net, encoded = ctx.options.krelu, ctx.net, case.encoded
     model = with_disjunct(encoded, encoded.columns[net.output_name], A, b, t_bounds,
-                          label="margin")
+                          label="disjunct")
     backend = HighsBackend(HighsOptions(threads=1))
     backend.load(model)
     stats = {"rounds": 0, "rows_added": 0, "reused_rows": 0, "groups_tested": 0,
@@ -150,8 +150,9 @@ def _separate_margin(ctx: CaseContext, case: KReluCase, A, b, t_bounds, deadline
     separator = KReluSeparator(encoded, case.hulls)
 
     def separate(result, round_):
-        cuts = separator.separate(result, model.n_cols, case.hull_deadline, added,
-                                  all_groups=not opts.lazy_hulls and round_ == 0)
+        cuts = separator.separate(result, model.n_cols, min(case.hull_deadline, deadline),
+                                  added, all_groups=not opts.lazy_hulls and round_ == 0,
+                                  hard_deadline=ctx.deadline)
         stats["groups_tested"] += separator.last["tested"]
         stats["candidates"].append(separator.last["candidates"])
         stats["new_hulls"].append(separator.last["new_hulls"])

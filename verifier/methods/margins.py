@@ -78,7 +78,7 @@ def _alpha_margin_lower(ctx: CaseContext, A, b, bounds: dict[str, Bounds]) -> fl
     tighten = ctx.options.tighten
     lower = ctx.timed("bounds", lambda: alpha_rows_lower(
         chain, box.lower, box.upper, [p.lower for p in pres], [p.upper for p in pres], A,
-        iterations=tighten.alpha_iterations, lr=tighten.alpha_lr))
+        iterations=tighten.alpha_iterations, lr=tighten.alpha_lr, deadline=ctx.deadline))
     return float((lower - b - ROUNDING_MARGIN * (np.abs(lower) + np.abs(b)) - TINY).max())
 
 
@@ -97,7 +97,7 @@ def relaxation_lp_margin(ctx: CaseContext, A, b, blocks: dict, tag: str,
         return MethodOutcome(t_lo)
     encoded = ctx.timed("encode", lambda: encode_network(ctx.net, bounds, blocks))
     model = with_disjunct(encoded, encoded.columns[ctx.net.output_name], A, b,
-                          (t_lo, t_hi), label="margin")
+                          (t_lo, t_hi), label="disjunct")
     backend = HighsBackend(HighsOptions(threads=1))
     backend.load(model)
     bound, result = ctx.timed("lp", lambda: certified_minimum(

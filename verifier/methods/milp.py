@@ -61,19 +61,21 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome
         return MethodOutcome(t_lo, bracket=(t_lo, np.inf))
     encoded = encode_network(net, bounds, bigm_blocks(net, bounds))
     model = with_disjunct(encoded, encoded.columns[net.output_name], A, b, (t_lo, t_hi),
-                          label="margin")
+                          label="disjunct")
     in_cols = encoded.columns[net.input_name]
-    x0, _ = falsify_disjunct(net, ctx.case, A, b, ctx.options.falsify)
+    x0, _ = falsify_disjunct(net, ctx.case, A, b, ctx.options.falsify, deadline=ctx.deadline)
     single = single_disjunct(ctx, A, b)
     found = {}
 
     def on_incumbent(x: np.ndarray, objective: float) -> bool:
-        if objective > 0:
+        """Replay an incumbent of margin <= 0; stop at a witness unless the optimum itself
+        is asked for (``full_solve``)."""
+        if objective > 0 or "x" in found:
             return False
         witness = replay(net, single, x[in_cols], 0, ctx.onnx_path)
         if witness is not None:
             found["x"] = witness.x
-            return True
+            return not ctx.options.full_solve
         return False
 
     backend = HighsBackend(HighsOptions(threads=1, mip_rel_gap=ctx.options.milp.mip_rel_gap))
@@ -85,7 +87,7 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome
     limits = SolveLimits(time_limit=max(ctx.remaining(), 0.01),
                          stop_dual_above=None if ctx.options.full_solve else 0.0,
                          mip_start=mip_start(net, encoded, x0, A, b, model.n_cols),
-                         on_incumbent=on_incumbent)
+                         on_incumbent=on_incumbent, deadline=ctx.deadline)
     result = ctx.timed("milp", lambda: backend.solve(limits))
     ctx.add_time("highs", backend.total_time)
     ctx.stats.setdefault("milp", []).append({**model.summary(), "status": result.status.value,
@@ -98,7 +100,8 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome
     candidate = found.get("x")
     if candidate is None and result.x is not None:
         candidate = result.x[in_cols]
-    timed_out = result.status == Status.TIME_LIMIT and ctx.remaining() <= 0
+    timed_out = (result.status in (Status.TIME_LIMIT, Status.INTERRUPTED)
+                 and ctx.remaining() <= 0 and "x" not in found)
     return MethodOutcome(bound, candidate, optimum, (float(bound), float(incumbent)),
                          timed_out=timed_out, witness_found="x" in found)
 

@@ -66,7 +66,8 @@ class InputSplit:
         lo, hi = batch["lower"], batch["upper"]
         d = self.disjunct
         forms, unstable = batched_output_lower(self.chain, lo, hi, d.C, self.scales,
-                                               unstable_counts=True)
+                                               unstable_counts=True,
+                                               deadline=self.ctx.deadline)
         bound = (forms - d.c0).max(axis=1)
         opts = self.options
         leaves = np.flatnonzero((bound <= 0) & (unstable <= opts.leaf_unstable))
@@ -145,10 +146,13 @@ def search_outcome(result: SearchResult) -> MethodOutcome:
 
 def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
     """Input-splitting branch and bound over the case's box (networks that are not a
-    chain of affine and ReLU layers go to :func:`~verifier.methods.milp.milp_margin`)."""
+    chain of affine and ReLU layers ending in an affine layer go to
+    :func:`~verifier.methods.milp.milp_margin`)."""
     try:
         chain = dense_chain(ctx.net)
     except NetworkError:
+        return milp_margin(ctx, A, b)
+    if chain[-1][2]:              # a ReLU on the output: not what batched bounds take
         return milp_margin(ctx, A, b)
     options = ctx.options.split
     stats: dict = {}
@@ -158,6 +162,7 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcom
                   seed=ctx.options.seed + 1)
     root = DomainBatch({"lower": ctx.case.lower[None, :].copy(),
                         "upper": ctx.case.upper[None, :].copy()})
-    engine = EngineOptions(batch=options.batch, selection="partition", pgd_every=1, pgd=pgd)
+    engine = EngineOptions("split", batch=options.batch, selection="partition", pgd_every=1,
+                           pgd=pgd)
     result = branch_and_bound(ctx, search, root, search.disjunct, engine, stats)
     return search_outcome(result)

@@ -30,7 +30,7 @@ class ConstraintBlock:
         n: neurons in the layer.
         Ax, Ay: (r, n) CSR; Aw: (r, k) CSR.
         row_lower, row_upper: (r,).
-        row_names: r names such as ``tri_up[relu0,17]``.
+        row_names: r names such as ``tri_up(relu0,17)`` (valid in .lp and .mps files).
         row_kinds: ``(kind, start, stop)`` segments: rows ``start:stop`` are of ``kind``
             (the name prefix); together they cover every row once.
         row_neuron: (r,) the neuron a row belongs to, -1 for rows over several neurons.
@@ -84,8 +84,8 @@ def rows_from_triplets(n_rows: int, n_cols: int, rows: np.ndarray, cols: np.ndar
 
 
 def neuron_names(prefix: str, node: str, idx: np.ndarray) -> list[str]:
-    """``prefix[node,i]`` for each i."""
-    return [f"{prefix}[{node},{int(i)}]" for i in idx]
+    """``prefix(node,i)`` for each i."""
+    return [f"{prefix}({node},{int(i)})" for i in idx]
 
 
 def group_label(group) -> str:

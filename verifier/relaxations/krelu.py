@@ -16,7 +16,7 @@ groups of ``k`` unstable neurons (:func:`verifier.relaxations.groups.select_grou
    takes an optional deadline.
 3. :func:`krelu_block` maps the hull rows to the layer's ``x`` / ``y`` slots as one
    :class:`ConstraintBlock` (tag ``"krelu"``, rows ``-inf <= H z <= h`` named
-   ``krelu[relu2,(3,8,41)]#5``).
+   ``krelu(relu2,(3,8,41))#5``).
 
 The k-ReLU block carries *only* the multi-neuron rows: it gives no column bounds and no rows
 for stable neurons. Callers combine it with the triangle block of the same layer
@@ -68,7 +68,7 @@ def _half_directions(k: int) -> np.ndarray:
 
 def octahedral_bounds(net: Network, relu_name: str, groups: list[tuple[int, ...]],
                       node_bounds: dict[str, Bounds], lines: dict[str, tuple] | None = None,
-                      chunk: int = 2048) -> list[np.ndarray]:
+                      chunk: int = 2048, deadline: float | None = None) -> list[np.ndarray]:
     """Upper bounds ``d`` of ``c . x_G`` for every group ``G`` and octahedral direction ``c``.
 
     Args:
@@ -80,6 +80,8 @@ def octahedral_bounds(net: Network, relu_name: str, groups: list[tuple[int, ...]
         lines: ``relu_lines`` of every upstream ReLU (default: :func:`upstream_lines` of
             ``node_bounds``).
         chunk: rows per back-substitution pass.
+        deadline: ``time.monotonic()``; :class:`~verifier.errors.TimeLimitReached` is
+            raised between passes once it passed.
 
     Returns:
         One array per group, shape ``(3^len(G) - 1,)``, aligned with
@@ -110,7 +112,7 @@ def octahedral_bounds(net: Network, relu_name: str, groups: list[tuple[int, ...]
         blocks.append(rows)
         offsets.append(offsets[-1] + half.shape[0])
     M = np.vstack(blocks)
-    back = linear_form_bounds(net, pre, M, node_bounds, lines, chunk)
+    back = linear_form_bounds(net, pre, M, node_bounds, lines, chunk, deadline)
     Mp, Mm = np.maximum(M, 0.0), np.minimum(M, 0.0)
     box_hi = Mp @ box.upper + Mm @ box.lower
     box_lo = Mp @ box.lower + Mm @ box.upper
@@ -159,7 +161,7 @@ def krelu_block(pre_bounds: Bounds, node: str, groups: list[tuple[int, ...]],
 
     For each group ``G`` (size <= k, every neuron unstable under ``pre_bounds``) and each row
     ``[a | b], c`` of its hull: ``a . x_G + b . y_G <= c`` (row lower ``-inf``), named
-    ``krelu[node,(i,j,l)]#r``. No column bounds, no rows for stable or ungrouped neurons:
+    ``krelu(node,(i,j,l))#r``. No column bounds, no rows for stable or ungrouped neurons:
     pair it with :func:`~verifier.relaxations.triangle` of the same layer.
 
     Args:
@@ -199,7 +201,7 @@ def krelu_block(pre_bounds: Bounds, node: str, groups: list[tuple[int, ...]],
         yvals.append(H[:, g:].reshape(-1))
         uppers.append(h)
         label = group_label(group)
-        names += [f"krelu[{node},{label}]#{j}" for j in range(m)]
+        names += [f"krelu({node},{label})#{j}" for j in range(m)]
         r += m
     cat = (lambda parts, dt=np.float64: np.concatenate(parts).astype(dt) if parts
            else np.zeros(0, dtype=dt))

@@ -125,25 +125,28 @@ class KReluHulls:
                       "hull_time": 0.0, "octa_time": 0.0, "cut_short": False}
 
     # ---------------------------------------------------------------- hulls
-    def octa(self, layer: LayerHulls) -> list[np.ndarray]:
-        """The layer's octahedral bounds per group (computed once)."""
+    def octa(self, layer: LayerHulls, deadline: float | None = None) -> list[np.ndarray]:
+        """The layer's octahedral bounds per group (computed once; raises
+        :class:`~verifier.errors.TimeLimitReached` past ``deadline``)."""
         if layer.octa is None:
             start = time.perf_counter()
             if self._lines is None:
                 self._lines = upstream_lines(self.net, self.bounds, self.lower_slope)
             layer.octa = octahedral_bounds(self.net, layer.relu, layer.groups, self.bounds,
-                                           self._lines)
+                                           self._lines, deadline=deadline)
             self.stats["octa_time"] += time.perf_counter() - start
         return layer.octa
 
-    def hull(self, layer: LayerHulls, g: int, deadline: float | None):
+    def hull(self, layer: LayerHulls, g: int, deadline: float | None,
+             hard_deadline: float | None = None):
         """``(H, h)`` of group ``g`` (built once); None once ``deadline`` passed."""
         if g not in layer.hulls:
             if deadline is not None and time.monotonic() > deadline:
                 self.stats["cut_short"] = True
                 return None
             start = time.perf_counter()
-            (hull,) = group_hulls([layer.groups[g]], [self.octa(layer)[g]], self.options.method)
+            octa = self.octa(layer, hard_deadline)[g]
+            (hull,) = group_hulls([layer.groups[g]], [octa], self.options.method)
             self.stats["hull_time"] += time.perf_counter() - start
             self.stats["built"] += 1
             layer.hulls[g] = hull
@@ -151,14 +154,15 @@ class KReluHulls:
 
     # ---------------------------------------------------------------- separation
     def candidates(self, layer: LayerHulls, x: np.ndarray, y: np.ndarray,
-                   weight: np.ndarray | None) -> tuple[list[int], list[float]]:
+                   weight: np.ndarray | None, hard_deadline: float | None = None
+                   ) -> tuple[list[int], list[float]]:
         """Groups whose point may violate a hull facet (off the graph or outside the
         octahedron), with scores ``sum weight_i * gap_i`` (plus a tiny multiple of the gap);
         ``weight`` is per neuron (e.g. ``|dual|`` of the triangle's upper row)."""
         tol = self.options.cut_tol
         gap = np.maximum(y - np.maximum(x, 0.0), 0.0) / (1.0 + np.abs(x))
         weighted = (np.zeros_like(gap) if weight is None else weight) * gap + 1e-9 * gap
-        octa = self.octa(layer)
+        octa = self.octa(layer, hard_deadline)
         out, score = [], []
         for g, group in enumerate(layer.groups):
             idx = list(group)
@@ -172,7 +176,7 @@ class KReluHulls:
                 score.append(float(weighted[idx].sum()))
         return out, score
 
-    def _queue(self, values, weights, all_groups: bool):
+    def _queue(self, values, weights, all_groups: bool, hard_deadline: float | None):
         """(layer, group) pairs to test, most promising first."""
         todo, score = [], []
         for li, layer in enumerate(self.layers):
@@ -181,14 +185,16 @@ class KReluHulls:
                 score += [0.0] * len(layer.groups)
             else:
                 groups, sc = self.candidates(layer, values[layer.pre], values[layer.relu],
-                                             None if weights is None else weights.get(layer.relu))
+                                             None if weights is None else weights.get(layer.relu),
+                                             hard_deadline)
                 todo += [(li, g) for g in groups]
                 score += sc
         order = np.argsort(-np.asarray(score), kind="stable")
         return [todo[i] for i in order]
 
     def separate(self, values: dict[str, np.ndarray], weights: dict[str, np.ndarray] | None,
-                 deadline: float | None, added: set, all_groups: bool = False) -> CutRound:
+                 deadline: float | None, added: set, all_groups: bool = False,
+                 hard_deadline: float | None = None) -> CutRound:
         """The violated facets at a point, as blocks (see :class:`CutRound`).
 
         Args:
@@ -198,11 +204,13 @@ class KReluHulls:
             deadline: ``time.monotonic()`` after which no new hull is built.
             added: keys of cuts already in the model; skipped, and updated.
             all_groups: test every group (not only the candidates).
+            hard_deadline: ``time.monotonic()`` past which octahedral bounds raise
+                :class:`~verifier.errors.TimeLimitReached` (the caller's time limit).
         """
         opts = self.options
         budget = None if all_groups or opts.hulls_per_round is None else int(opts.hulls_per_round)
         builder = _CutBlocks(self.layers)
-        queue = self._queue(values, weights, all_groups)
+        queue = self._queue(values, weights, all_groups, hard_deadline)
         tested = new_hulls = 0
         for li, g in queue:
             layer = self.layers[li]
@@ -211,7 +219,7 @@ class KReluHulls:
                 if budget is not None and new_hulls >= budget and builder.n_rows > 0:
                     continue
                 new_hulls += 1
-            hull = self.hull(layer, g, deadline)
+            hull = self.hull(layer, g, deadline, hard_deadline)
             if hull is None:
                 continue
             tested += 1
@@ -265,7 +273,7 @@ class _CutBlocks:
             rx.append(np.full(k, r)), cx.append(group), vx.append(row[:k])
             ry.append(np.full(k, r)), cy.append(group), vy.append(row[k:])
             upper.append(h)
-            names.append(f"krelu_cut[{layer.relu},{group_label(group)}]#{j}")
+            names.append(f"krelu_cut({layer.relu},{group_label(group)})#{j}")
         self.blocks.append(_cut_block(layer.relu, layer.size, len(self._rows), rx, cx, vx,
                                       ry, cy, vy, upper, names))
         self._rows = []

@@ -132,7 +132,7 @@ def layer_subset_value(net: Network, bounds: dict[str, Bounds], A: np.ndarray, b
         blocks[r] = [big_m(pre, r) if r in exact_layers else triangle(pre, r)]
     encoded = encode_network(net, bounds, blocks)
     model = with_disjunct(encoded, encoded.columns[net.output_name], A, b, t_bounds,
-                          label="margin")
+                          label="disjunct")
     backend = HighsBackend(HighsOptions(threads=1, mip_rel_gap=1e-9))
     backend.load(model)
     result = backend.solve(SolveLimits(time_limit=time_limit))

@@ -9,6 +9,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from verifier.errors import OptionError, SpecError, shorten
 from verifier.methods import VerifyOptions
 from verifier.network import Network
 from verifier.report.gap import DEFAULT_METHODS, available_methods, gap_table
@@ -138,6 +139,13 @@ def gap_over_images(net: Network, images: np.ndarray, labels: np.ndarray, eps: f
     """Gap tables of L∞ robustness at ``eps`` around each image; misclassified skipped."""
     images = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
     labels = np.asarray(labels).reshape(-1).astype(int)
+    if images.shape[1] != net.n_inputs:
+        raise SpecError(f"images have {images.shape[1]} values each, the network takes "
+                        f"{net.n_inputs}")
+    wrong = np.flatnonzero((labels < 0) | (labels >= net.n_outputs))
+    if wrong.size:
+        raise SpecError(f"label {labels[wrong[0]]} of image {wrong[0]} is not an output of the "
+                        f"network (0..{net.n_outputs - 1}); {wrong.size} such label(s)")
     indices = range(len(images)) if indices is None else list(indices)
     kept, notes = available_methods(methods)
     summary = GapSummary(eps=float(eps), methods=kept, notes=notes)
@@ -158,10 +166,25 @@ def gap_over_images(net: Network, images: np.ndarray, labels: np.ndarray, eps: f
 
 
 def parse_index(text: str | None, n: int) -> list[int]:
-    """``"0:10"`` / ``"3"`` / ``"1,4,7"`` / None (all) -> indices below ``n``."""
+    """``"0:10"`` / ``"3"`` / ``"1,4,7"`` / None (all) -> indices below ``n`` (a range is
+    cut at ``n``).
+
+    Raises:
+        OptionError: not a number, a range or a list, or an index outside ``0..n-1``.
+    """
     if text is None or text == "":
         return list(range(n))
-    if ":" in text:
-        a, b = text.split(":", 1)
-        return list(range(int(a or 0), min(int(b) if b else n, n)))
-    return [int(t) for t in text.split(",") if t.strip()]
+    try:
+        if ":" in text:
+            a, b = text.split(":", 1)
+            indices = list(range(int(a or 0), min(int(b) if b else n, n)))
+        else:
+            indices = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise OptionError(f"--index {shorten(text)!r}: use a number, a range like 0:10 or a "
+                          "list like 1,4,7") from None
+    bad = [i for i in indices if not 0 <= i < n]
+    if bad or not indices:
+        raise OptionError(f"--index {shorten(text)!r}: {len(bad) or 'no'} index(es) outside "
+                          f"0..{n - 1} (there are {n} images)")
+    return indices

@@ -38,7 +38,11 @@ from verifier.spec.vnnlib_parser import MAX_DISJUNCTS, VnnlibParser
 from verifier.spec.vnnlib_reader import read_sexprs
 from verifier.spec.vnnlib_writer import write_vnnlib
 
-__all__ = ["parse_vnnlib", "parse_vnnlib_file", "write_vnnlib", "MAX_DISJUNCTS"]
+__all__ = ["parse_vnnlib", "parse_vnnlib_file", "write_vnnlib", "MAX_DISJUNCTS",
+           "MAX_VNNLIB_BYTES"]
+
+#: the largest property file read (VNN-COMP's largest are a few MiB)
+MAX_VNNLIB_BYTES = 256 << 20
 
 
 def parse_vnnlib(text: str, path: str | None = None, n_inputs: int | None = None,
@@ -85,23 +89,26 @@ def parse_vnnlib_file(path: str | os.PathLike, n_inputs: int | None = None,
         the Property, named after the file.
 
     Raises:
-        InputFileError: the file is missing, unreadable or not UTF-8 text.
+        InputFileError: the file is missing, a directory, unreadable, binary or larger
+            than ``MAX_VNNLIB_BYTES``.
         SpecError / EmptyInputBoxError: as :func:`parse_vnnlib`.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputFileError(f"{path}: is a directory, not a VNN-LIB file")
     try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                data = f.read()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            data = f.read(MAX_VNNLIB_BYTES + 1)
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such VNN-LIB file") from None
     except (OSError, EOFError) as exc:
         raise InputFileError(f"{path}: cannot read VNN-LIB file ({exc})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}: not a UTF-8 text file") from None
+    if len(data) > MAX_VNNLIB_BYTES:
+        raise InputFileError(f"{path}: larger than {MAX_VNNLIB_BYTES >> 20} MiB; not a VNN-LIB "
+                             "property this tool reads")
+    if b"\x00" in data:
+        raise InputFileError(f"{path}: a binary file (it contains NUL bytes), not VNN-LIB text")
+    # bytes that are not UTF-8 become U+FFFD: harmless in comments, an error in a token
+    text = data.decode("utf-8", errors="replace")
     return parse_vnnlib(text, path=path, n_inputs=n_inputs, n_outputs=n_outputs)

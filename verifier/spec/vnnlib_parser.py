@@ -28,6 +28,9 @@ _VARIABLE_RE = re.compile(r"([XY])_(\d+)\Z")
 _IGNORED_COMMANDS = frozenset({"set-logic", "set-info", "set-option", "check-sat",
                                "get-model", "exit"})
 _COMPARISONS = frozenset({"<=", ">=", "<", ">", "="})
+#: commands that only VNN-LIB 2.0 files have
+VNNLIB2_COMMANDS = frozenset({"vnnlib-version", "declare-network", "declare-input",
+                              "declare-output", "declare-hidden"})
 
 
 class VnnlibParser:
@@ -82,6 +85,10 @@ class VnnlibParser:
                     raise self.error("formula nested too deeply", node) from None
             elif head in _IGNORED_COMMANDS:
                 continue
+            elif head in VNNLIB2_COMMANDS:
+                raise self.error(f"{head!r} is VNN-LIB 2.0; this tool reads VNN-LIB 1.0 (the "
+                                 "format of VNN-COMP's benchmarks: declare-const X_i / Y_j "
+                                 "and assert)", node.items[0])
             else:
                 raise self.error(f"unknown command {head!r}", node.items[0])
         return self.conjoin(assertions, forest[0] if forest else None)
@@ -302,6 +309,9 @@ class VnnlibParser:
         """
         n_in, n_out = self.declared_sizes()
         kind = np.asarray(self.atom_kind, dtype=np.int8)
+        if dnf and not np.any(kind == 1):
+            raise self.error("the property constrains no output (Y_j): every input of the box "
+                             "would be a counterexample; is the output assertion missing?")
         var = np.asarray(self.atom_var, dtype=np.int64)
         upper = np.asarray(self.atom_upper, dtype=bool)
         value = np.asarray(self.atom_value, dtype=np.float64)

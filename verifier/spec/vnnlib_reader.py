@@ -13,8 +13,13 @@ from verifier.errors import SpecError
 
 __all__ = ["Token", "ParenList", "read_sexprs", "describe"]
 
-# One regex for the whole file: newline (to count lines), comment, parens, any other token.
-_TOKEN_RE = re.compile(r"\n|;[^\n]*|\(|\)|[^\s();]+")
+#: longest token read; a longer run of non-space characters is junk, not VNN-LIB
+MAX_TOKEN_CHARS = 1000
+# One regex for the whole file: newline (to count lines), comment, parens, any other token
+# (at most MAX_TOKEN_CHARS + 1 characters, so that junk never becomes one huge string).
+_TOKEN_RE = re.compile(r"\n|;[^\n]*|\(|\)|[^\s();]{1,%d}" % (MAX_TOKEN_CHARS + 1))
+#: what a byte that is not UTF-8 becomes when the text is decoded (see parse_vnnlib_file)
+UNDECODABLE = "\ufffd"
 
 
 class Token:
@@ -66,6 +71,12 @@ def read_sexprs(text: str, path: str | None) -> list:
             stack.pop()
             current = stack[-1].items if stack else top
         else:
+            if len(tok) > MAX_TOKEN_CHARS:
+                raise SpecError(f"a token longer than {MAX_TOKEN_CHARS} characters: not "
+                                "VNN-LIB text", path=path, line=line, token=tok)
+            if UNDECODABLE in tok:
+                raise SpecError("a byte that is not UTF-8 text", path=path, line=line,
+                                token=tok)
             current.append(Token(tok, line))
     if stack:
         opened = stack[0]

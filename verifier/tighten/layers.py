@@ -147,7 +147,7 @@ def alpha_tighten(net: Network, bounds: dict[str, Bounds],
         lo, hi = alpha_layer_bounds(
             chain, box.lower, box.upper, [bounds[p].lower for p in pres[:index]],
             [bounds[p].upper for p in pres[:index]], index, unstable,
-            iterations=options.alpha_iterations, lr=options.alpha_lr)
+            iterations=options.alpha_iterations, lr=options.alpha_lr, deadline=deadline)
         stats["alpha_rows"] += 2 * unstable.size
         bounds = apply_neuron_bounds(net, bounds, pre, unstable, lo, hi, stats, dp_options,
                                      provenance="alpha")

@@ -38,7 +38,8 @@ def neuron_bounds(backend: HighsBackend, cols: np.ndarray, options: TightenOptio
         backend: holds the relaxation (its objective is overwritten).
         cols: (k,) model columns to bound.
         options: per-LP time limit, early stop, cut rounds per LP.
-        deadline: ``time.monotonic()`` after which the remaining solves are skipped.
+        deadline: ``time.monotonic()`` after which the remaining solves are skipped; no
+            solve runs past it.
         separate: cut separation ``(result, round) -> CutRows or None`` (see
             :func:`~verifier.lp.minimise_with_cuts`); None: one solve per bound.
         stats: if given, ``lps``, ``cuts`` and ``rounds`` are added up there.
@@ -49,9 +50,18 @@ def neuron_bounds(backend: HighsBackend, cols: np.ndarray, options: TightenOptio
     n = backend.model.n_cols
     lower = np.full(cols.size, -np.inf)
     upper = np.full(cols.size, np.inf)
-    limits = SolveLimits(time_limit=options.lp_time_limit,
-                         objective_bound=0.0 if options.early_stop else None)
+    objective_bound = 0.0 if options.early_stop else None
     stats = {} if stats is None else stats
+
+    def limits() -> SolveLimits | None:
+        """Each solve gets ``lp_time_limit``, capped by the time left to ``deadline``."""
+        seconds = options.lp_time_limit
+        if deadline is not None:
+            seconds = min(seconds, deadline - time.monotonic())
+            if seconds <= 0:
+                return None
+        return SolveLimits(time_limit=seconds, objective_bound=objective_bound)
+
     for k, col in enumerate(cols):
         for sign in (1.0, -1.0):
             if deadline is not None and time.monotonic() > deadline:
@@ -59,7 +69,7 @@ def neuron_bounds(backend: HighsBackend, cols: np.ndarray, options: TightenOptio
             c = np.zeros(n)
             c[col] = sign
             backend.set_objective(c)
-            loop = minimise_with_cuts(backend, separate, lambda: limits,
+            loop = minimise_with_cuts(backend, separate, limits,
                                       max_rounds=options.krelu_rounds_per_lp,
                                       stop_above=0.0)
             stats["lps"] = stats.get("lps", 0) + len(loop.bounds)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from solvers.highs import HighsBackend
 from verifier.encode import encode_network, with_disjunct
 from verifier.encode.summary import export_summary
-from verifier.errors import SpecError
+from verifier.errors import InputFileError, SpecError
 from verifier.methods import CaseContext, VerifyOptions
 from verifier.methods.margins import margin_range
 from verifier.network import Network
 from verifier.relaxations.single_neuron import SINGLE_NEURON_RELAXATIONS
 from verifier.spec import Property
 
+MODEL_EXTENSIONS = (".lp", ".mps")
 #: ``verifier export --method`` -> the relaxation every ReLU layer gets
 EXPORT_RELAXATIONS = {"triangle": "triangle", "deeppoly": "deeppoly", "milp": "bigm"}
 
@@ -34,14 +36,35 @@ def build_disjunct_model(net: Network, prop: Property, method: str = "triangle",
     poly = c.disjuncts[disjunct]
     t_lo, t_hi = margin_range(ctx, poly.A, poly.b, bounds)
     return with_disjunct(encoded, encoded.columns[net.output_name], poly.A, poly.b,
-                         (t_lo, t_hi), label="margin")
+                         (t_lo, t_hi), label="disjunct")
+
+
+def check_model_path(path: str) -> None:
+    """Raise :class:`InputFileError` unless ``path`` ends in ``.lp`` or ``.mps`` and can be
+    written (its folder exists and is writable)."""
+    if not path.lower().endswith(MODEL_EXTENSIONS):
+        raise InputFileError(f"{path}: the model file must end in .lp or .mps")
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def export_model(net: Network, prop: Property, path: str, method: str = "triangle",
                  case: int = 0, disjunct: int = 0, lp_tighten: bool = True) -> dict:
-    """Write the model to ``path`` (.lp or .mps) and return its summary counts."""
+    """Write the model to ``path`` (.lp or .mps, readable names) and return its summary
+    counts.
+
+    Raises:
+        InputFileError: a path that does not end in .lp/.mps, cannot be written, or that
+            HiGHS did not write.
+    """
+    path = str(path)
+    check_model_path(path)
     model = build_disjunct_model(net, prop, method, case, disjunct, lp_tighten)
     backend = HighsBackend()
     backend.load(model)
-    backend.write(path)
+    if not backend.write(path) or os.path.getsize(path) == 0:
+        raise InputFileError(f"{path}: HiGHS could not write the model")
     return export_summary(model)

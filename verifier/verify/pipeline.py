@@ -55,7 +55,8 @@ def method_plan(net: Network, prop: Property, options: VerifyOptions) -> list[st
 
 def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 60.0,
            options: VerifyOptions | None = None, onnx_path: str | None = None,
-           progress: Callable[[str], None] | None = None) -> Result:
+           progress: Callable[[str], None] | None = None,
+           live: Callable[[str], None] | None = None) -> Result:
     """Decide a property on a network.
 
     Args:
@@ -67,6 +68,8 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
         onnx_path: the ONNX file, to replay witnesses in onnxruntime as well (default: the
             file the network was loaded from, if it was an ONNX file).
         progress: optional callback receiving one-line progress messages.
+        live: optional callback receiving a one-line status of long searches about once a
+            second (domains, bound, time left), to show on a terminal.
 
     Returns:
         A :class:`Result`; ``verdict`` is ``unsat`` only if proved, ``sat`` only with a
@@ -84,11 +87,11 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
     onnx_path = onnx_path or getattr(net, "source_path", None)
     prop.check_fits(net.n_inputs, net.n_outputs)
     with blas_threads(options.blas_threads):   # restored on return
-        return _verify(net, prop, options, onnx_path, progress or (lambda message: None))
+        return _verify(net, prop, options, onnx_path, progress or (lambda message: None), live)
 
 
 def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str | None,
-            say: Callable[[str], None]) -> Result:
+            say: Callable[[str], None], live: Callable[[str], None] | None) -> Result:
     plan = method_plan(net, prop, options)
     start = time.monotonic()
     deadline = start + options.timeout
@@ -100,7 +103,7 @@ def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str
     executor = (ProcessPoolExecutor(max_workers=options.workers)
                 if options.workers > 1 else None)
     contexts = [CaseContext(net, case, options, deadline, executor, result.timings,
-                            result.stats, onnx_path) for case in prop.cases]
+                            result.stats, onnx_path, live) for case in prop.cases]
     try:
         witness = _falsify_all(net, prop, contexts, result, onnx_path, say)
         if witness is not None:
@@ -181,7 +184,8 @@ def _falsify_all(net, prop, contexts, result, onnx_path, say) -> Witness | None:
     try:
         for k, case in enumerate(prop.cases):
             contexts[k].check_time()
-            for d, x, margin in falsify_case(net, case, contexts[k].options.falsify):
+            for d, x, margin in falsify_case(net, case, contexts[k].options.falsify,
+                                             deadline=contexts[k].deadline):
                 outcome = outcomes[(k, d)]
                 outcome.best_margin = min(outcome.best_margin, margin)
                 if margin <= 0:
@@ -189,6 +193,7 @@ def _falsify_all(net, prop, contexts, result, onnx_path, say) -> Witness | None:
                     if witness is not None:
                         say("falsified")
                         return witness
+            contexts[k].check_time()
         return None
     finally:
         result.timings["falsify"] = time.perf_counter() - start

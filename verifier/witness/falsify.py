@@ -8,6 +8,7 @@ over the graph and sign steps (as in PGD attacks), projected onto the box.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,10 @@ def output_gradient(net: Network, X: np.ndarray, G: np.ndarray,
     return np.zeros_like(X)  # output does not depend on the input
 
 
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
 def _margins(net, A, b, X):
     Y = net.forward(X)
     return (Y @ A.T - b).max(axis=1) if A.shape[0] else np.full(X.shape[0], -np.inf), Y
@@ -65,8 +70,10 @@ def _margins(net, A, b, X):
 
 def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
                      options: FalsifyOptions = FalsifyOptions(),
-                     extra_starts: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Search the box for a low violation margin; return (best x, its margin)."""
+                     extra_starts: np.ndarray | None = None,
+                     deadline: float | None = None) -> tuple[np.ndarray, float]:
+    """Search the box for a low violation margin; return (best x, its margin). The
+    gradient steps stop once ``deadline`` (``time.monotonic()``) passed."""
     rng = np.random.default_rng(options.seed)
     lo, hi = case.lower, case.upper
     n = lo.size
@@ -90,7 +97,7 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
         k = int(np.argmin(m))
         if m[k] < best_m:
             best_x, best_m = P[k].copy(), float(m[k])
-        if it == options.pgd_steps or (best_m < 0 and it > 5):
+        if it == options.pgd_steps or (best_m < 0 and it > 5) or _past(deadline):
             break
         grad = output_gradient(net, P, A[np.argmax(viol, axis=1)], values)
         P = np.clip(P - step * np.sign(grad), lo, hi)
@@ -102,7 +109,8 @@ LOW_DIMENSION_SAMPLES = 12   # up to this many inputs, sample 32x more points (c
 
 
 def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOptions(),
-                 pgd_disjuncts: int | None = None) -> list[tuple[int, np.ndarray, float]]:
+                 pgd_disjuncts: int | None = None, deadline: float | None = None
+                 ) -> list[tuple[int, np.ndarray, float]]:
     """Falsify all disjuncts of a case with one shared sample.
 
     The random sample (centre, corners lo/hi, uniform points; 32x more points for at most
@@ -110,6 +118,8 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
     disjunct gets its best sampled point, and PGD is run on the ``pgd_disjuncts``
     disjuncts whose sampled margin is lowest (all of them by default: the sampled margin
     is a poor guide to the class an attack reaches).
+
+    The gradient search stops once ``deadline`` (``time.monotonic()``) passed.
 
     Returns:
         [(disjunct index, best x, its margin)] sorted by margin.
@@ -129,8 +139,10 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
     for item in found[:pgd_disjuncts or len(found)]:
         if item[2] <= 0:
             continue
+        if _past(deadline):
+            break
         poly = case.disjuncts[item[0]]
-        x, m = falsify_disjunct(net, case, poly.A, poly.b, options)
+        x, m = falsify_disjunct(net, case, poly.A, poly.b, options, deadline=deadline)
         if m < item[2]:
             item[1], item[2] = x, m
     found.sort(key=lambda item: item[2])

@@ -8,6 +8,8 @@ onnxruntime (float32) agrees within ``ORT_TOLERANCE`` (VNN-COMP's 1e-4).
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,15 +32,26 @@ class Witness:
     checked_with: tuple[str, ...]
 
 
-def onnxruntime_output(path: str, x: np.ndarray) -> np.ndarray | None:
-    """Output of the ONNX model at one flat input, or None if onnxruntime is unavailable."""
+@functools.lru_cache(maxsize=4)
+def _session(path: str, stamp: tuple):
+    """An onnxruntime session of the model (kept: replays of one run share it; ``stamp``,
+    the file's modification time and size, keys it to the file's content), or None when
+    onnxruntime is not installed."""
     try:
         import onnxruntime as ort
     except ImportError:
         return None
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def onnxruntime_output(path: str, x: np.ndarray) -> np.ndarray | None:
+    """Output of the ONNX model at one flat input, or None if onnxruntime is unavailable."""
+    info = os.stat(path)
+    session = _session(str(path), (info.st_mtime_ns, info.st_size))
+    if session is None:
+        return None
     inp = session.get_inputs()[0]
     shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
     dtype = np.float64 if "double" in inp.type else np.float32

@@ -79,7 +79,7 @@ def refine_candidate(ctx: CaseContext, disjunct: Disjunct, candidate: np.ndarray
     """
     if run_pgd and candidate_margin > 0:
         x, m = falsify_disjunct(ctx.net, ctx.case, disjunct.A, disjunct.b, pgd_options,
-                                extra_starts=starts)
+                                extra_starts=starts, deadline=ctx.deadline)
         if m < candidate_margin:
             candidate, candidate_margin = x, m
     if candidate_margin < best[1]:

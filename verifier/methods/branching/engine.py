@@ -69,6 +69,7 @@ class EngineOptions:
     """Batch size, queue limit, selection rule and counterexample search of a search.
 
     Attributes:
+        name: what the live status line calls the search (``bab``, ``split``).
         batch: domains bounded per step.
         max_open: stop (unfinished, not timed out) beyond this many open domains.
         selection: ``"sorted"`` or ``"partition"`` (:class:`OpenDomains`).
@@ -76,6 +77,7 @@ class EngineOptions:
         pgd: the options of that search.
     """
 
+    name: str
     batch: int
     max_open: int | None = None
     selection: str = "sorted"
@@ -104,6 +106,17 @@ class SearchResult:
     timed_out: bool = False
 
 
+#: seconds between two live status lines
+LIVE_EVERY = 1.0
+
+
+def _status(name, stats, seconds, queue, proved_min, best, remaining) -> str:
+    low = min(queue.min_lower(), proved_min)
+    return (f"{name}: {stats['domains']} domains ({stats['domains'] / max(seconds, 1e-9):.0f}/s)"
+            f", {len(queue)} open, bound {low:.4g}, best margin {best[1]:.4g}, "
+            f"{max(remaining, 0):.0f}s left")
+
+
 def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjunct: Disjunct,
                      options: EngineOptions, stats: dict) -> SearchResult:
     """Run a search from ``root`` until every domain is pruned, a counterexample is
@@ -122,8 +135,13 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
         stats["domains_per_second"] = stats["domains"] / max(stats["seconds"], 1e-9)
         return SearchResult(float(min(lower, proved_min)), best[0], best[1], **flags)
 
+    shown = started
     while len(queue):
         stats["open"] = len(queue)
+        if ctx.live is not None and time.perf_counter() - shown >= LIVE_EVERY:
+            shown = time.perf_counter()
+            ctx.live(_status(options.name, stats, shown - started, queue, proved_min, best,
+                             ctx.remaining()))
         if ctx.remaining() <= 0:
             return end(queue.min_lower(), timed_out=True)
         if options.max_open is not None and len(queue) > options.max_open:
