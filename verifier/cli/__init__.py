@@ -8,11 +8,12 @@ the exit codes documented in the README (one line on stderr, no traceback unless
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from solvers import SolverFailure
 from verifier import __version__
-from verifier.cli import batch, demo, gap, plot, tools, verify
+from verifier.cli import barrier, batch, demo, gap, plot, tools, verify
 from verifier.errors import VerifierError
 from verifier.threads import blas_threads
 
@@ -28,6 +29,7 @@ examples:
   verifier gap net.onnx prop.vnnlib --md gap.md    every method's bound vs the exact optimum
   verifier gap net.onnx --images X.npy --labels y.npy --eps 0.026 --index 0:10
   verifier plot hull net.onnx --images X.npy --eps 0.05 --layer 1 -o hull.png
+  verifier barrier salman_mlp/instances.csv --data salman_mlp/mnist_test.npz --images 0:200
 
 verdicts: unsat = property holds (proved), sat = counterexample found and replayed,
 unknown = neither, timeout = time limit reached first.
@@ -41,9 +43,16 @@ exit codes: 0 ran (any verdict), 1 internal error, 2 usage/other, 3 unreadable f
 SOLVER_FAILURE_EXIT = 7
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``error: ... (see verifier verify --help)``), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``verifier`` argument parser with every subcommand."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="verifier", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Exact and relaxed verification of ReLU networks, side by side.",
         epilog=EXAMPLES)
@@ -56,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_parser(sub)
     gap.add_parser(sub)
     plot.add_parser(sub)
+    barrier.add_parser(sub)
     return p
 
 
@@ -82,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`verifier inspect net.onnx | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # an internal bug: still one line unless --debug
         if args.debug:
             raise
