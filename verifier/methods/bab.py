@@ -102,6 +102,9 @@ class ReluSplit:
         self.relu_layers = len(chain) - 1
         stats.setdefault("lps", 0)
 
+    def batch_size(self, default: int, remaining: float) -> int:
+        return default
+
     def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
         ctx, d, opts, case = self.ctx, self.disjunct, self.options, self.ctx.case
         lo, hi, state = batch["lo"], batch["hi"], batch["state"]

@@ -129,14 +129,18 @@ def _add_krelu_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, backend: Hig
 
 
 def piece_milp_margin(net: Network, lower: np.ndarray, upper: np.ndarray, A: np.ndarray,
-                      b: np.ndarray, dp_options: DeepPolyOptions, time_limit: float
+                      b: np.ndarray, dp_options: DeepPolyOptions, time_limit: float,
+                      deadline: float | None = None
                       ) -> tuple[float, np.ndarray | None, float]:
     """Exact minimum margin on a small box by big-M MILP over its DeepPoly bounds.
 
     Returns:
         (sound lower bound, input of the MILP's point or None, seconds inside HiGHS).
+
+    Raises:
+        TimeLimitReached: ``deadline`` passed while the piece's bounds were computed.
     """
-    bounds = deeppoly_bounds(net, lower, upper, dp_options)
+    bounds = deeppoly_bounds(net, lower, upper, dp_options, deadline=deadline)
     forms = output_form_bounds(net, A, bounds, dp_options)
     t_lo = float((forms.lower - b).max()) - RANGE_SLACK
     t_hi = float((forms.upper - b).max()) + RANGE_SLACK

@@ -16,6 +16,7 @@ safe; the engine keeps the minimum over the proved pieces (:mod:`.branching.engi
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -37,6 +38,8 @@ from verifier.witness import output_gradient, replay
 CORNER_INPUTS = 6
 #: candidates the short projected gradient search starts from
 PGD_STARTS = 8
+#: above this many inputs the first step bounds one piece, to learn what a piece costs
+LARGE_INPUT = 100
 
 
 class InputSplit:
@@ -59,15 +62,25 @@ class InputSplit:
             self.corner_bits = np.zeros((grid.shape[0], self.free.size))
             self.corner_bits[:, self.free] = grid
         self._centre = None
+        self.seconds_per_box: float | None = None
         stats.setdefault("leaf_milps", 0)
+
+    def batch_size(self, default: int, remaining: float) -> int:
+        """At most as many pieces as fit in half the time left, from the last step's
+        seconds per piece (big networks take seconds per piece)."""
+        if self.seconds_per_box is None:
+            return 1 if self.ctx.net.n_inputs > LARGE_INPUT else default
+        return max(1, min(default, int(0.5 * remaining / max(self.seconds_per_box, 1e-9))))
 
     def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
         """Batched DeepPoly on every piece, then exact MILPs on a few small ones."""
         lo, hi = batch["lower"], batch["upper"]
         d = self.disjunct
+        start = time.perf_counter()
         forms, unstable = batched_output_lower(self.chain, lo, hi, d.C, self.scales,
                                                unstable_counts=True,
                                                deadline=self.ctx.deadline)
+        self.seconds_per_box = (time.perf_counter() - start) / len(lo)
         bound = (forms - d.c0).max(axis=1)
         opts = self.options
         leaves = np.flatnonzero((bound <= 0) & (unstable <= opts.leaf_unstable))
@@ -75,7 +88,7 @@ class InputSplit:
             self.ctx.check_time()
             leaf_bound, leaf_x, highs = piece_milp_margin(
                 self.ctx.net, lo[i], hi[i], d.A, d.b, self.ctx.options.deeppoly,
-                min(self.ctx.remaining(), opts.leaf_time_limit))
+                min(self.ctx.remaining(), opts.leaf_time_limit), self.ctx.deadline)
             self.ctx.add_time("highs", highs)
             self.stats["leaf_milps"] += 1
             if leaf_x is not None:

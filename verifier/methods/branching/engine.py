@@ -49,6 +49,10 @@ class Bounded:
 class Search(Protocol):
     """What a branch-and-bound search supplies to :func:`branch_and_bound`."""
 
+    def batch_size(self, default: int, remaining: float) -> int:
+        """How many domains to bound next (``default``: the options' batch), given the
+        seconds left; a search whose steps are long shrinks it to keep the limit."""
+
     def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
         """Bound every domain of the batch (``lower``: the bounds they already have).
         May raise :class:`TimeLimitReached`."""
@@ -146,7 +150,7 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
             return end(queue.min_lower(), timed_out=True)
         if options.max_open is not None and len(queue) > options.max_open:
             return end(queue.min_lower())
-        batch, batch_lower = queue.pop(options.batch)
+        batch, batch_lower = queue.pop(search.batch_size(options.batch, ctx.remaining()))
         stats["steps"] += 1
         stats["domains"] += len(batch)
         try:
