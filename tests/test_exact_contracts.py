@@ -320,8 +320,8 @@ def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
     again, _, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
                                          iterations=0, start=params)
     assert np.allclose(again, best, rtol=0, atol=1e-12)
-    wild = tuple([rng.normal(scale=3.0, size=a.shape) for a in group] for group in params)
-    wild[0][0][:, 0] = np.nan
+    wild = {k: [rng.normal(scale=3.0, size=a.shape) for a in v] for k, v in params.items()}
+    wild["alpha"][0][:, 0] = np.nan
     warm, _, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
                                         iterations=10, start=wild)
     objective = values[net.output_name] @ C[0]
@@ -398,3 +398,99 @@ def test_a_bound_above_a_real_margin_raises_soundness_error(monkeypatch):
     with pytest.raises(SoundnessError, match="interval certified"):
         verify(net, prop, method="interval", timeout=10)
     assert SoundnessError.exit_code == 8
+
+
+@settings(max_examples=8, deadline=None)
+@given(params, st.floats(-1.0, 1.0))
+def test_branch_and_bound_optima_match_the_milp(p, threshold):
+    """With ``full_solve`` the branch and bounds search the minimum itself: ``split`` and
+    ``bab`` report an optimum within their tolerance of the MILP's and a lower bound below
+    it (methods called directly: ``verify`` stops at a counterexample first)."""
+    import time
+
+    from verifier.methods import METHODS, CaseContext
+    from verifier.verify import VerifyOptions
+    seed, n_in, widths = p
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_in + 2, widths + [5], 2)
+    lo, hi = random_box(rng, n_in + 2)
+    prop = halfspace_property(lo, hi, [(np.array([[1.0, -1.0]]), np.array([threshold]))], 2)
+    options = VerifyOptions(full_solve=True, optimum_tolerance=1e-4)
+    poly = prop.cases[0].disjuncts[0]
+    found = {}
+    for method in ("milp", "split", "bab"):
+        ctx = CaseContext(net, prop.cases[0], options, time.monotonic() + 30)
+        found[method] = METHODS[method].margin(ctx, poly.A, poly.b)
+        assert found[method].optimum is not None, method
+    exact = found["milp"].optimum
+    for method in ("split", "bab"):
+        scale = 2e-4 * (1 + abs(exact))
+        assert abs(found[method].optimum - exact) <= scale, (method, found[method], exact)
+        assert found[method].bound <= exact + scale
+
+
+@settings(max_examples=10, deadline=None)
+@given(params, NEAR_SAMPLED_MINIMUM)
+def test_bab_with_krelu_cuts_agrees_with_milp(p, threshold):
+    """``bab`` with the root's k-ReLU cuts in every sub-domain (MN-BaB): same verdict as
+    the MILP, bound below the sampled margins."""
+    from verifier.verify import BabOptions, VerifyOptions
+    _agrees_with_milp(p, threshold, "bab", near_samples=True,
+                      options=VerifyOptions(bab=BabOptions(cuts=True)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 3))
+def test_optimized_bound_with_krelu_cuts_is_sound_on_split_domains(seed, n_fix):
+    """The k-ReLU cuts of the root (separated by the krelu LP, converted per layer) with
+    optimised multipliers: every sub-domain's bound stays below the objective at its
+    sampled inputs, for the optimised and for arbitrary (projected) multipliers."""
+    import time
+
+    from verifier.bounds.optimized import optimized_output_bound
+    from verifier.methods import CaseContext
+    from verifier.methods.krelu import krelu_separation_margin, layer_cuts
+    from verifier.spec import Case, OutputPolytope
+    from verifier.verify import KReluOptions, VerifyOptions
+    rng, net, lo, hi, chain, scales, _, affine, X, values = _chain_instance(
+        seed, 3, [8, 8], 20000)
+    C = rng.normal(size=(1, 3))
+    objective = values[net.output_name] @ C[0]
+    b = np.array([objective.min() + 0.1 * (objective.max() - objective.min())])
+    case = Case(lo, hi, (OutputPolytope(C, b),))
+    ctx = CaseContext(net, case, VerifyOptions(krelu=KReluOptions(k=3, triangle_first=False)),
+                      time.monotonic() + 60.0)
+    krelu_separation_margin(ctx, C, b)
+    cuts = layer_cuts(ctx)
+    root = ctx.tightened()
+    D = 3
+    pre_lo = [np.repeat(root[n].lower[None, :], D, axis=0) for n in affine[:-1]]
+    pre_hi = [np.repeat(root[n].upper[None, :], D, axis=0) for n in affine[:-1]]
+    states = [np.zeros((D, len(root[n].lower)), dtype=np.int8) for n in affine[:-1]]
+    inside = np.ones((D, X.shape[0]), dtype=bool)
+    for r, name in enumerate(affine[:-1]):
+        inside &= ((values[name] >= pre_lo[r][0] - 1e-9) & (values[name] <= pre_hi[r][0] + 1e-9)
+                   ).all(axis=1)
+    for d in range(D):
+        ref = int(rng.integers(X.shape[0]))
+        for r, name in enumerate(affine[:-1]):
+            unstable = np.flatnonzero((pre_lo[r][d] < 0) & (pre_hi[r][d] > 0))
+            for i in rng.permutation(unstable)[:n_fix]:
+                z = values[name][:, i]
+                if z[ref] >= 0:
+                    pre_lo[r][d, i], states[r][d, i] = 0.0, 1
+                    inside[d] &= z >= 0
+                else:
+                    pre_hi[r][d, i], states[r][d, i] = 0.0, -1
+                    inside[d] &= z <= 0
+    rows = np.repeat(C, D, axis=0)
+    best, x, params = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states,
+                                             rows, iterations=30, cuts=cuts)
+    wild = {k: [rng.normal(scale=3.0, size=a.shape) for a in v] for k, v in params.items()}
+    warm, _, _ = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states, rows,
+                                        iterations=5, start=wild, cuts=cuts)
+    assert np.all((x >= lo) & (x <= hi))
+    for d in range(D):
+        if inside[d].any():
+            assert best[d] <= objective[inside[d]].min() + 1e-9
+            assert warm[d] <= objective[inside[d]].min() + 1e-9

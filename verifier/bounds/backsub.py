@@ -22,7 +22,8 @@ def batched_matvec(M: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def backsub_linear(chain, j, M, lines, record: dict | None = None,
                    stops: tuple[list, list] | None = None, shifts: list | None = None,
-                   to_input: bool = True, deadline: float | None = None):
+                   to_input: bool = True, deadline: float | None = None,
+                   cuts: list | None = None):
     """Back-substitute rows M (B, k, n_j) of ``z_j`` to the input through the ReLU lines.
 
     Returns ``(const (B, k), coef (B, k, n_in))`` with ``const + coef @ x <= M z_j`` for
@@ -37,6 +38,14 @@ def backsub_linear(chain, j, M, lines, record: dict | None = None,
     the last step (through layer 0) is left out: ``coef`` is then over ``z_0``, the
     pre-activation of layer 0 (see :func:`input_minimum`). Past ``deadline``
     (``time.monotonic()``) :class:`TimeLimitReached` is raised between layers.
+
+    ``cuts`` (per ReLU layer, None or ``(y_shift (B, n_r), z_shift (B, n_r), const (B,))``)
+    are the Lagrangian terms ``gamma (H_z z_r + H_y y_r - h)`` of valid inequalities of the
+    layer (k-ReLU cuts, any ``gamma >= 0``): ``y_shift = gamma H_y`` joins the coefficients
+    on ``y_r`` before the ReLU is relaxed, ``z_shift = gamma H_z`` those on ``z_r`` after,
+    ``const = -gamma h`` the constant. They enter after the layer's early stop, so every
+    stop sees only whole terms: the expression bounded there is ``f`` plus the terms of the
+    layers above, each <= 0 on the box, hence below ``f``.
     """
     B, k, _ = M.shape
     const = np.zeros((B, k))
@@ -50,17 +59,23 @@ def backsub_linear(chain, j, M, lines, record: dict | None = None,
         M = (M.reshape(B * k, -1) @ W).reshape(B, k, -1)
         if i == 0:
             break
-        if record is not None:
-            record[i - 1] = M
         if stops is not None:
             y_lo, y_hi = np.maximum(stops[0][i - 1], 0.0), np.maximum(stops[1][i - 1], 0.0)
             best = np.maximum(best, box_minimum(const, M, y_lo, y_hi))
+        cut = None if cuts is None else cuts[i - 1]
+        if cut is not None:           # a layer's cut terms enter after its early stop
+            M = M + cut[0][:, None, :]
+            const = const + cut[2][:, None]
+        if record is not None:
+            record[i - 1] = M
         a_lo, a_up, c_up = lines[i - 1]
         negative = M < 0
         const += batched_matvec(np.where(negative, M, 0.0), c_up)
         M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
         if shifts is not None and shifts[i - 1] is not None:
             M = M + shifts[i - 1][:, None, :]
+        if cut is not None:
+            M = M + cut[1][:, None, :]
     if stops is not None:
         return const, M, best
     return const, M

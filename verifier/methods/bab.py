@@ -24,6 +24,8 @@ bounds the margin on their union, the whole box.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -40,10 +42,11 @@ from verifier.methods.branching.disjunct import Disjunct
 from verifier.methods.branching.domains import DomainBatch
 from verifier.methods.branching.engine import Bounded, EngineOptions, branch_and_bound
 from verifier.methods.context import CaseContext
+from verifier.methods.krelu import krelu_separation_margin, layer_cuts
 from verifier.methods.milp import milp_margin
 from verifier.methods.options import BabOptions
 from verifier.methods.outcome import MethodOutcome
-from verifier.methods.split import PGD_STARTS, search_outcome
+from verifier.methods.split import PGD_STARTS, optimum_tolerance, search_outcome
 
 #: weight of the lower line's possible loss in the branching score (rarely attained)
 LOWER_LINE_WEIGHT = 0.25
@@ -91,21 +94,23 @@ class ReluSplit:
 
     Domain fields, per ReLU layer ``r`` (lists): ``lo``, ``hi`` (D, n_r) pre-activation
     bounds valid on the domain; ``state`` (D, n_r) int8 (+1 active, -1 inactive, 0 free);
-    ``alpha``, ``beta`` (D, n_r) float32 warm starts (NaN: none); and ``first`` (D,), the
-    layer of the domain's last split (later layers are re-bounded).
+    ``alpha``, ``beta`` (D, n_r) float32 warm starts (NaN: none); ``gamma`` (D, c_r) the
+    cut multipliers' warm starts; and ``first`` (D,), the layer of the domain's last split
+    (later layers are re-bounded). ``cuts``: per ReLU layer the root's k-ReLU cuts
+    (:class:`~verifier.bounds.optimized.LayerCuts`) or None.
     """
 
     def __init__(self, ctx: CaseContext, chain, disjunct: Disjunct, scales, options: BabOptions,
-                 stats: dict):
+                 stats: dict, cuts: list | None = None):
         self.ctx, self.chain, self.disjunct, self.scales = ctx, chain, disjunct, scales
-        self.options, self.stats = options, stats
+        self.options, self.stats, self.cuts = options, stats, cuts
         self.relu_layers = len(chain) - 1
         stats.setdefault("lps", 0)
 
     def batch_size(self, default: int, remaining: float) -> int:
         return default
 
-    def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
+    def bound(self, batch: DomainBatch, lower: np.ndarray, level: float = 0.0) -> Bounded:
         ctx, d, opts, case = self.ctx, self.disjunct, self.options, self.ctx.case
         lo, hi, state = batch["lo"], batch["hi"], batch["state"]
         first = int(batch["first"].min()) if opts.rebound else self.relu_layers - 1
@@ -122,38 +127,41 @@ class ReluSplit:
         bound = np.where(empty, np.inf, bound)
         lin_coef = coef[np.arange(D), row]
         points = np.where(lin_coef > 0, case.lower, case.upper)
-        if opts.alpha_beta_iterations > 0:
-            self._alpha_beta(batch, row, bound, points)
-        elif opts.dual_iterations > 0:
-            self._dual_ascent(row, bound, points, lin_coef, const, G, h)
-        self._leaf_lps(batch, row, bound, points, lin_coef, const, G, h)
         coefs = [on_relu[r][np.arange(D), row] for r in range(self.relu_layers)]
+        if opts.alpha_beta_iterations > 0:
+            self._alpha_beta(batch, row, bound, points, level)
+        elif opts.dual_iterations > 0:
+            self._dual_ascent(row, bound, points, lin_coef, const, G, h, level)
+        self._leaf_lps(batch, row, bound, points, lin_coef, const, G, h, level)
         return Bounded(bound, DomainBatch({"row": row, "points": points, "coef": coefs}))
 
-    def _alpha_beta(self, batch, row, bound, points) -> None:
-        """Optimised slopes and split multipliers on each unproved domain's best row;
-        updates ``bound``, ``points`` and the batch's warm starts in place."""
-        todo = np.flatnonzero(bound <= 0)
+    def _alpha_beta(self, batch, row, bound, points, level) -> None:
+        """Optimised slopes and split multipliers on each domain at or below ``level``, on
+        its best row; updates ``bound``, ``points`` and the batch's warm starts in place."""
+        todo = np.flatnonzero(bound <= level)
         if not todo.size:
             return
         ctx, d, case, opts = self.ctx, self.disjunct, self.ctx.case, self.options
         sub = batch.take(todo)
-        start = (sub["alpha"], sub["beta"]) if opts.warm_start else None
-        opt, xs, (a_opt, b_opt) = ctx.timed("bab_alpha_beta", lambda: optimized_output_bound(
+        start = ({k: sub[k] for k in ("alpha", "beta", "gamma")} if opts.warm_start
+                 else None)
+        opt, xs, found = ctx.timed("bab_alpha_beta", lambda: optimized_output_bound(
             self.chain, case.lower, case.upper, self.scales, sub["lo"], sub["hi"],
-            sub["state"], d.C[row[todo]], opts.alpha_beta_iterations, start=start,
-            deadline=ctx.deadline))
-        for r in range(self.relu_layers):
-            batch["alpha"][r][todo], batch["beta"][r][todo] = a_opt[r], b_opt[r]
+            sub["state"], d.C[row[todo]],
+            opts.alpha_beta_iterations if self.cuts is None else opts.cut_iterations,
+            start=start, deadline=ctx.deadline, cuts=self.cuts, lr_gamma=opts.cut_lr))
+        for name in ("alpha", "beta", "gamma"):
+            for r in range(self.relu_layers):
+                batch[name][r][todo] = found[name][r]
         opt = difference_lower(opt, d.c0[row[todo]])
         better = opt > bound[todo]
         bound[todo[better]] = opt[better]
         points[todo[better]] = xs[better]
 
-    def _dual_ascent(self, row, bound, points, lin_coef, const, G, h) -> None:
-        """The split LP's dual, approximately and for all unproved domains at once."""
+    def _dual_ascent(self, row, bound, points, lin_coef, const, G, h, level) -> None:
+        """The split LP's dual, approximately and for all domains at or below ``level``."""
         has_rows = np.any(G != 0.0, axis=(1, 2))
-        todo = np.flatnonzero((bound <= 0) & has_rows)
+        todo = np.flatnonzero((bound <= level) & has_rows)
         if not todo.size:
             return
         d, case = self.disjunct, self.ctx.case
@@ -168,11 +176,12 @@ class ReluSplit:
         bound[todo[better]] = dual[better]
         points[todo[better]] = xs[better]
 
-    def _leaf_lps(self, batch, row, bound, points, lin_coef, const, G, h) -> None:
-        """The exact split LP where the bounds above do not prove a domain with splits
-        (only at leaves, every ReLU fixed, when ``dual_iterations > 0``: completeness)."""
+    def _leaf_lps(self, batch, row, bound, points, lin_coef, const, G, h, level) -> None:
+        """The exact split LP where the bounds above leave a domain with splits at or below
+        ``level`` (only at leaves, every ReLU fixed, when ``dual_iterations > 0``:
+        completeness)."""
         ctx, d, case = self.ctx, self.disjunct, self.ctx.case
-        todo = (bound <= 0) & np.any(G != 0.0, axis=(1, 2))
+        todo = (bound <= level) & np.any(G != 0.0, axis=(1, 2))
         if self.options.dual_iterations > 0:
             free = np.zeros(row.size, dtype=bool)
             for r in range(self.relu_layers):
@@ -234,6 +243,12 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
     names = affine_names(net)
     root = ctx.tightened()
     ctx.check_time()
+    opts = ctx.options.bab
+    cuts = None
+    if opts.cuts:
+        proved, cuts = _root_cuts(ctx, A, b, opts.cut_share)
+        if proved is not None:
+            return proved
     layers = range(len(chain) - 1)
     scales = magnitude_scales(chain, case.lower, case.upper,
                               [(root[names[r]].lower, root[names[r]].upper) for r in layers])
@@ -245,12 +260,27 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
         # memory; any value is sound)
         "alpha": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
         "beta": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
+        "gamma": [np.full((1, 0 if cuts is None or cuts[r] is None else cuts[r].count), np.nan,
+                          dtype=np.float32) for r in layers],
         "first": np.array([-1])})
     stats: dict = {}
     ctx.stats.setdefault("bab", []).append(stats)   # one entry per disjunct
     disjunct = Disjunct.of(ctx, A, b)
-    opts = ctx.options.bab
-    search = ReluSplit(ctx, chain, disjunct, scales, opts, stats)
+    search = ReluSplit(ctx, chain, disjunct, scales, opts, stats, cuts)
     engine = EngineOptions("bab", batch=opts.batch, max_open=opts.max_open, selection="sorted",
-                           pgd_every=opts.pgd_every, pgd=ctx.options.falsify)
+                           pgd_every=opts.pgd_every, pgd=ctx.options.falsify,
+                           optimum_tolerance=optimum_tolerance(ctx))
     return search_outcome(branch_and_bound(ctx, search, domain, disjunct, engine, stats))
+
+
+def _root_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, share: float):
+    """The root's k-ReLU cuts for the sub-domains (MN-BaB): the disjunct's separation LP
+    runs for at most ``share`` of the remaining time and adds its cuts to the case's pool.
+    Returns (the LP's outcome when it already proves the disjunct, else None; the pooled
+    cuts per ReLU layer)."""
+    deadline = time.monotonic() + share * max(ctx.remaining(), 0.0)
+    outcome = krelu_separation_margin(ctx, A, b, deadline=deadline)
+    ctx.check_time()
+    if outcome.bound > 0 and not ctx.options.full_solve:
+        return MethodOutcome(outcome.bound, bracket=(outcome.bound, np.inf)), None
+    return None, layer_cuts(ctx)

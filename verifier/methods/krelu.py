@@ -25,6 +25,7 @@ import numpy as np
 
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
 from verifier.bounds import Bounds
+from verifier.bounds.optimized import LayerCuts
 from verifier.encode import EncodedNetwork, encode_network, with_disjunct
 from verifier.lp import CutPool, KReluSeparator, minimise_with_cuts
 from verifier.methods.context import CaseContext
@@ -216,3 +217,44 @@ def case_cut_rows(ctx: CaseContext, n_cols: int):
     rows over the network's node columns, which come first in every encoding of the
     case, so they can be added to its MILP as they are."""
     return _separation_state(ctx).pool.cut_rows(n_cols)
+
+
+def layer_cuts(ctx: CaseContext) -> list[LayerCuts | None]:
+    """The case's pooled k-ReLU cuts per ReLU layer (in the order of ``net.relu_names()``)
+    as :class:`~verifier.bounds.optimized.LayerCuts` over that layer's neurons, for the
+    back-substitution of sub-domains; each cut holds on the whole box, so on every
+    sub-domain. None for a layer without cuts."""
+    case = _separation_state(ctx)
+    pool = case.pool.cut_rows(case.encoded.model.n_cols)
+    relus = ctx.net.relu_names()
+    if pool is None:
+        return [None] * len(relus)
+    n = case.encoded.model.n_cols
+    layer_of, kind_of, neuron_of = np.full(n, -1), np.zeros(n, dtype=np.int8), np.zeros(n, int)
+    for r, relu in enumerate(relus):
+        for kind, node in ((0, ctx.net.inputs_of(relu)[0]), (1, relu)):
+            cols = case.encoded.columns[node]
+            layer_of[cols], kind_of[cols], neuron_of[cols] = r, kind, np.arange(cols.size)
+    M = pool.M.tocsr()
+    rows_by_layer: dict[int, list[int]] = {}
+    for i in range(M.shape[0]):
+        cols = M.indices[M.indptr[i]:M.indptr[i + 1]]
+        layers = set(layer_of[cols].tolist())
+        if len(layers) == 1 and -1 not in layers:
+            rows_by_layer.setdefault(layers.pop(), []).append(i)
+    out: list[LayerCuts | None] = []
+    for r, relu in enumerate(relus):
+        picked = rows_by_layer.get(r, [])
+        if not picked:
+            out.append(None)
+            continue
+        size = ctx.net.size(relu)
+        H = [np.zeros((len(picked), size)), np.zeros((len(picked), size))]
+        for k, i in enumerate(picked):
+            sl = slice(M.indptr[i], M.indptr[i + 1])
+            cols, vals = M.indices[sl], M.data[sl]
+            for kind in (0, 1):
+                sel = kind_of[cols] == kind
+                np.add.at(H[kind][k], neuron_of[cols[sel]], vals[sel])
+        out.append(LayerCuts(H[0], H[1], np.asarray(pool.upper[picked], dtype=np.float64)))
+    return out

@@ -64,6 +64,14 @@ class BabOptions:
             the split LP; > 0 also means the exact split LP runs only at leaves.
         warm_start: start each domain's alpha-beta steps from its parent's values.
         pgd_every: run a short projected gradient search every this many steps.
+        cuts: bound every sub-domain with the root's k-ReLU cuts too (MN-BaB): the
+            disjunct's separated cuts (``KReluOptions``) enter the back-substitution with
+            optimised multipliers.
+        cut_share: with ``cuts``, the share of the remaining time the root's separation
+            LP may use.
+        cut_iterations, cut_lr: with ``cuts``, the gradient steps per domain (the cut
+            multipliers are many, and need more steps than the slopes alone) and the step
+            size of the cut multipliers.
     """
 
     batch: int = 32
@@ -73,10 +81,16 @@ class BabOptions:
     dual_iterations: int = 60
     warm_start: bool = True
     pgd_every: int = 8
+    cuts: bool = False
+    cut_share: float = 0.25
+    cut_iterations: int = 50
+    cut_lr: float = 0.05
 
     def __post_init__(self):
         if self.batch < 1 or self.max_open < 1 or self.pgd_every < 1:
             raise OptionError("bab batch, max_open and pgd_every must be >= 1")
+        if not 0.0 <= self.cut_share <= 1.0:
+            raise OptionError(f"bab cut_share must be in [0, 1], got {self.cut_share}")
 
 
 @dataclass(frozen=True)
@@ -106,7 +120,10 @@ class VerifyOptions:
         falsify, deeppoly, tighten, krelu, split, bab, milp: options of those steps.
         seed: seed of every random choice.
         full_solve: solve each LP/MILP to its optimum even when a cheaper bound already
-            answers the question (gap measurements; slower).
+            answers the question (gap measurements; slower); the branch and bounds then
+            search the minimum itself, to ``optimum_tolerance``.
+        optimum_tolerance: with ``full_solve``, ``split`` and ``bab`` stop when the bound
+            is within ``optimum_tolerance (1 + |best margin|)`` of the best margin found.
         blas_threads: BLAS threads while ``verify`` runs (the previous setting is restored
             on return); None leaves BLAS alone.
     """
@@ -124,6 +141,7 @@ class VerifyOptions:
     milp: MilpOptions = field(default_factory=MilpOptions)
     seed: int = 0
     full_solve: bool = False
+    optimum_tolerance: float = 1e-4
     blas_threads: int | None = 1
 
     def __post_init__(self):

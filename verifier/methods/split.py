@@ -72,8 +72,9 @@ class InputSplit:
             return 1 if self.ctx.net.n_inputs > LARGE_INPUT else default
         return max(1, min(default, int(0.5 * remaining / max(self.seconds_per_box, 1e-9))))
 
-    def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
-        """Batched DeepPoly on every piece, then exact MILPs on a few small ones."""
+    def bound(self, batch: DomainBatch, lower: np.ndarray, level: float = 0.0) -> Bounded:
+        """Batched DeepPoly on every piece, then exact MILPs on a few small ones at or
+        below ``level``."""
         lo, hi = batch["lower"], batch["upper"]
         d = self.disjunct
         start = time.perf_counter()
@@ -83,7 +84,7 @@ class InputSplit:
         self.seconds_per_box = (time.perf_counter() - start) / len(lo)
         bound = (forms - d.c0).max(axis=1)
         opts = self.options
-        leaves = np.flatnonzero((bound <= 0) & (unstable <= opts.leaf_unstable))
+        leaves = np.flatnonzero((bound <= level) & (unstable <= opts.leaf_unstable))
         for i in leaves[:opts.leaf_per_step]:
             self.ctx.check_time()
             leaf_bound, leaf_x, highs = piece_milp_margin(
@@ -95,19 +96,25 @@ class InputSplit:
                 witness = replay(self.ctx.net, d.single, leaf_x, 0, self.ctx.onnx_path)
                 if witness is not None:
                     return Bounded(bound, DomainBatch({}), witness)
-            if leaf_bound > 0:
+            if leaf_bound > level:
                 bound[i] = leaf_bound
         return Bounded(bound, DomainBatch({}))
+
+    def _evaluate_centres(self, lo: np.ndarray, hi: np.ndarray):
+        """The pieces' centres, every node's value there, the rows' violations and the
+        margins; kept for :meth:`branch`."""
+        net, d = self.ctx.net, self.disjunct
+        centre = (lo + hi) / 2
+        values = net.forward(centre, all_nodes=True)
+        viol = values[net.output_name] @ d.A.T - d.b
+        self._centre = (centre, values, viol, viol.max(axis=1))
+        return self._centre
 
     def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
         """The open pieces' centres (and corners, for few free inputs)."""
         lo, hi = batch["lower"], batch["upper"]
         net, d = self.ctx.net, self.disjunct
-        centre = (lo + hi) / 2
-        values = net.forward(centre, all_nodes=True)
-        viol = values[net.output_name] @ d.A.T - d.b
-        margin = viol.max(axis=1)
-        self._centre = (centre, values, viol, margin)
+        centre, values, viol, margin = self._evaluate_centres(lo, hi)
         k = int(np.argmin(margin))
         candidate, candidate_margin = centre[k], float(margin[k])
         if self.corner_bits is not None and candidate_margin > 0:
@@ -124,6 +131,8 @@ class InputSplit:
         """Halve every open piece along the input its rule picks; children
         ``[upper halves; lower halves]``."""
         lo, hi = batch["lower"], batch["upper"]
+        if self._centre[0].shape[0] != lo.shape[0]:   # the engine pruned some after candidates
+            self._evaluate_centres(lo, hi)
         centre, values, viol, margin = self._centre
         free, rule = self.free, self.options.rule
         if rule == "widest":
@@ -146,9 +155,17 @@ class InputSplit:
         return children, np.concatenate([lower, lower]), np.concatenate([key, key])
 
 
+def optimum_tolerance(ctx: CaseContext) -> float | None:
+    """The engine's tolerance: search the minimum itself only with ``full_solve``."""
+    return ctx.options.optimum_tolerance if ctx.options.full_solve else None
+
+
 def search_outcome(result: SearchResult) -> MethodOutcome:
-    """A search's result as a method outcome: its bound, the witness or best point, and
-    the bracket of the exact minimum."""
+    """A search's result as a method outcome: its bound, the witness or best point, the
+    bracket of the exact minimum, and the minimum when it was searched and found."""
+    if result.optimum is not None:
+        return MethodOutcome(result.lower, result.best_x, optimum=result.optimum,
+                             bracket=(result.lower, result.optimum))
     if result.witness is not None:
         return MethodOutcome(result.lower, result.witness.x,
                              bracket=(result.lower, result.witness.margin),
@@ -176,6 +193,6 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcom
     root = DomainBatch({"lower": ctx.case.lower[None, :].copy(),
                         "upper": ctx.case.upper[None, :].copy()})
     engine = EngineOptions("split", batch=options.batch, selection="partition", pgd_every=1,
-                           pgd=pgd)
+                           pgd=pgd, optimum_tolerance=optimum_tolerance(ctx))
     result = branch_and_bound(ctx, search, root, search.disjunct, engine, stats)
     return search_outcome(result)

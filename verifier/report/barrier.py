@@ -10,7 +10,8 @@ exact MILP on MNIST MLPs, as adversarial error rates. This module decides one im
 * ``deeppoly``: certified by DeepPoly/CROWN back-substitution (the LP-GREEDY analogue);
 * ``lp_all``: certified by the triangle LP over LP-tightened bounds (LP-ALL);
 * ``krelu``: certified by the triangle LP plus separated k-ReLU cuts over the same bounds;
-* ``exact``: decided by ReLU-split branch and bound (complete) within a budget.
+* ``exact``: decided by ReLU-split branch and bound (complete) within a budget, each
+  sub-domain bounded with the k-ReLU cuts the ``krelu`` column found (MN-BaB style).
 
 All columns of one image share one case context (:class:`~verifier.methods.CaseContext`):
 the LP-ALL bounds are computed once and serve LP-ALL, k-ReLU and the branch and bound's
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from verifier.errors import TimeLimitReached
-from verifier.methods import METHODS, CaseContext, VerifyOptions
+from verifier.methods import METHODS, BabOptions, CaseContext, VerifyOptions
 from verifier.network import Network
 from verifier.spec import linf_robustness
 from verifier.tighten import TightenOptions
@@ -49,14 +50,15 @@ class BarrierOptions:
         cascade: each column works only on the labels the weaker one left open (what a
             weaker method proves, the stronger ones prove too); False: every column bounds
             every label itself (to check that implication).
-        verify: the options every method runs with (LP-ALL tightening by default).
+        verify: the options every method runs with (LP-ALL tightening, and the branch and
+            bound with the k-ReLU cuts of the root in every sub-domain, by default).
     """
 
     relaxation_seconds: float = 120.0
     exact_seconds: float = 60.0
     cascade: bool = True
     verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(
-        tighten=TightenOptions(method="lp")))
+        tighten=TightenOptions(method="lp"), bab=BabOptions(cuts=True)))
 
 
 @dataclass

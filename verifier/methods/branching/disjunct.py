@@ -66,25 +66,27 @@ class Disjunct:
 
 def refine_candidate(ctx: CaseContext, disjunct: Disjunct, candidate: np.ndarray,
                      candidate_margin: float, starts: np.ndarray, pgd_options: FalsifyOptions,
-                     best: tuple, run_pgd: bool = True
+                     best: tuple, run_pgd: bool = True, seeking: bool = False
                      ) -> tuple[tuple, Witness | None]:
     """One search step's counterexample handling.
 
     Unless the candidate already violates (margin <= 0), a short projected gradient
     search from ``starts`` may improve it (when ``run_pgd``); the best ``(x, margin)`` so
     far is updated; a candidate with margin <= 0 is replayed exactly against the disjunct.
+    When ``seeking`` the minimum itself, the gradient search runs whatever the margin and
+    nothing is replayed (the search goes on).
 
     Returns:
         (best (x, margin), the replayed :class:`Witness` or None).
     """
-    if run_pgd and candidate_margin > 0:
+    if run_pgd and (candidate_margin > 0 or seeking):
         x, m = falsify_disjunct(ctx.net, ctx.case, disjunct.A, disjunct.b, pgd_options,
                                 extra_starts=starts, deadline=ctx.deadline)
         if m < candidate_margin:
             candidate, candidate_margin = x, m
     if candidate_margin < best[1]:
         best = (candidate.copy(), candidate_margin)
-    if candidate_margin <= 0:
+    if candidate_margin <= 0 and not seeking:
         witness = replay(ctx.net, disjunct.single, candidate, 0, ctx.onnx_path)
         if witness is not None:
             return best, witness

@@ -53,9 +53,10 @@ class Search(Protocol):
         """How many domains to bound next (``default``: the options' batch), given the
         seconds left; a search whose steps are long shrinks it to keep the limit."""
 
-    def bound(self, batch: DomainBatch, lower: np.ndarray) -> Bounded:
-        """Bound every domain of the batch (``lower``: the bounds they already have).
-        May raise :class:`TimeLimitReached`."""
+    def bound(self, batch: DomainBatch, lower: np.ndarray, level: float) -> Bounded:
+        """Bound every domain of the batch (``lower``: the bounds they already have); a
+        domain whose bound exceeds ``level`` is done, so costlier bounds are only worth it
+        below. May raise :class:`TimeLimitReached`."""
 
     def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch
                    ) -> tuple[np.ndarray, float, np.ndarray]:
@@ -79,6 +80,10 @@ class EngineOptions:
         selection: ``"sorted"`` or ``"partition"`` (:class:`OpenDomains`).
         pgd_every: a projected gradient search from the candidates every this many steps.
         pgd: the options of that search.
+        optimum_tolerance: None: decide the sign of the minimum (prune at bound > 0, stop
+            at a counterexample); a number ``t``: find the minimum itself, pruning a domain
+            once its bound is within ``t (1 + |best|)`` of the best margin found, so that
+            at the end the minimum lies in ``[lower, best margin]`` with at most that gap.
     """
 
     name: str
@@ -87,6 +92,7 @@ class EngineOptions:
     selection: str = "sorted"
     pgd_every: int = 1
     pgd: FalsifyOptions = field(default_factory=FalsifyOptions)
+    optimum_tolerance: float | None = None
 
 
 @dataclass
@@ -100,6 +106,8 @@ class SearchResult:
         witness: the replayed counterexample, if one was found.
         finished: every domain was pruned: ``lower`` is the search's final answer.
         timed_out: the deadline passed first.
+        optimum: with ``optimum_tolerance``, the minimum (the best margin found) once the
+            search finished; ``lower`` is then within the tolerance of it.
     """
 
     lower: float
@@ -108,6 +116,7 @@ class SearchResult:
     witness: Witness | None = None
     finished: bool = False
     timed_out: bool = False
+    optimum: float | None = None
 
 
 #: seconds between two live status lines
@@ -154,14 +163,17 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
         stats["steps"] += 1
         stats["domains"] += len(batch)
         try:
-            bounded = search.bound(batch, batch_lower)
+            bounded = search.bound(batch, batch_lower, _prune_level(options, best[1]))
         except TimeLimitReached:
             return end(min(queue.min_lower(), float(batch_lower.min())), timed_out=True)
+        seeking = options.optimum_tolerance is not None
         if bounded.witness is not None:
-            best = (bounded.witness.x, bounded.witness.margin)
-            return end(min(queue.min_lower(), float(batch_lower.min())),
-                       witness=bounded.witness)
-        proved = bounded.lower > 0
+            if bounded.witness.margin < best[1]:
+                best = (bounded.witness.x, bounded.witness.margin)
+            if not seeking:
+                return end(min(queue.min_lower(), float(batch_lower.min())),
+                           witness=bounded.witness)
+        proved = (bounded.lower > _prune_level(options, best[1])) | np.isposinf(bounded.lower)
         if proved.any():
             proved_min = min(proved_min, float(bounded.lower[proved].min()))
         open_ = np.flatnonzero(~proved)
@@ -170,9 +182,17 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
         sub, lower, data = batch.take(open_), bounded.lower[open_], bounded.data.take(open_)
         x, margin, starts = search.candidates(sub, lower, data)
         best, witness = refine_candidate(ctx, disjunct, x, margin, starts, options.pgd, best,
-                                         run_pgd=(stats["steps"] - 1) % options.pgd_every == 0)
-        if witness is not None:
+                                         run_pgd=(stats["steps"] - 1) % options.pgd_every == 0,
+                                         seeking=seeking)
+        if witness is not None and not seeking:
             return end(min(queue.min_lower(), float(lower.min())), witness=witness)
+        if seeking:       # the step's candidates may have lowered the bar
+            done = lower > _prune_level(options, best[1])
+            if done.any():
+                proved_min = min(proved_min, float(lower[done].min()))
+                sub, lower, data = sub.take(~done), lower[~done], data.take(~done)
+            if not lower.size:
+                continue
         children = search.branch(sub, lower, data)
         if children is None:
             # a domain no split can help (every ReLU fixed, the exact LP not > 0, its
@@ -180,4 +200,17 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
             stats["stuck"] = True
             return end(min(queue.min_lower(), float(lower.min())))
         queue.push(*children)
-    return end(np.inf, finished=True)
+    result = end(np.inf, finished=True)
+    if options.optimum_tolerance is not None and np.isfinite(best[1]):
+        result.optimum = float(best[1])
+    return result
+
+
+def _prune_level(options: EngineOptions, best_margin: float) -> float:
+    """A domain whose bound exceeds this is done: 0 when deciding the sign, else the best
+    margin found minus the tolerance (no point of the domain can improve on it by more)."""
+    if options.optimum_tolerance is None:
+        return 0.0
+    if not np.isfinite(best_margin):
+        return np.inf
+    return best_margin - options.optimum_tolerance * (1.0 + abs(best_margin))
