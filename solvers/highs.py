@@ -235,10 +235,10 @@ class HighsBackend:
     def solve(self, limits: SolveLimits = SolveLimits()) -> SolveResult:
         """Solve the loaded model (minimisation) and read back what is available."""
         h = self.highs
-        h.setOptionValue("time_limit", self._run_clock_limit(limits.time_limit))
+        is_mip = self.model.is_mip
+        h.setOptionValue("time_limit", self._run_clock_limit(limits.time_limit, is_mip))
         h.setOptionValue("objective_bound", float(limits.objective_bound)
                          if limits.objective_bound is not None else float("inf"))
-        is_mip = self.model.is_mip
         subscriptions = []
         if is_mip:
             subscriptions = self._subscribe_mip_callbacks(limits)
@@ -256,7 +256,7 @@ class HighsBackend:
                 event.unsubscribe(fn)
         return self._read_result(is_mip, elapsed)
 
-    def _run_clock_limit(self, seconds: float) -> float:
+    def _run_clock_limit(self, seconds: float, is_mip: bool = False) -> float:
         """HiGHS's ``time_limit`` for a solve of at most ``seconds``.
 
         HiGHS compares ``time_limit`` with the run clock of the Highs object, which adds up
@@ -265,12 +265,14 @@ class HighsBackend:
         of solves on one object (per-neuron LP tightening, cut rounds) hit the limit after
         its first ``seconds`` in total: every later solve returned ``TIME_LIMIT`` at
         iteration 0, with a sound but useless bound. The limit is set relative to the
-        clock's current reading instead.
+        clock's current reading instead. The MIP solver measures ``time_limit`` from the
+        start of its own run (a relative limit doubled the time of each further MIP solve
+        on one object), so a MIP gets ``seconds`` as they are.
         """
         seconds = float(max(seconds, 1e-3))
         if not np.isfinite(seconds):
             return float("inf")
-        return float(self.highs.getRunTime()) + seconds
+        return seconds if is_mip else float(self.highs.getRunTime()) + seconds
 
     def _subscribe_mip_callbacks(self, limits: SolveLimits):
         h = self.highs
@@ -278,6 +280,9 @@ class HighsBackend:
         if (limits.stop_dual_above is not None or limits.stop_primal_below is not None
                 or limits.deadline is not None):
             def on_interrupt(event):
+                # the flag outlives the run that set it: a later run on this object
+                # would stop at its first callback (highspy 1.x), so clear it first
+                event.interrupt(False)
                 out = event.data_out
                 if (limits.stop_dual_above is not None
                         and out.mip_dual_bound > limits.stop_dual_above):
@@ -291,6 +296,7 @@ class HighsBackend:
             subs.append((h.cbMipInterrupt, on_interrupt))
         if limits.on_incumbent is not None:
             def on_solution(event):
+                event.interrupt(False)
                 x = np.array(event.data_out.mip_solution, dtype=np.float64)
                 if limits.on_incumbent(x, float(event.data_out.objective_function_value)):
                     event.interrupt()

@@ -319,3 +319,108 @@ def test_alpha_rows_lower_below_samples_and_triangle_lp(params):
         backend.set_objective(c)
         optimum = backend.solve().objective
         assert bound <= optimum + 1e-7 * (1 + abs(optimum))
+
+
+@settings(max_examples=30, deadline=None)
+@given(nets)
+def test_milp_refined_bounds_contain_samples_and_sit_inside_lp(params):
+    """MILP refinement of the intermediate layers: every sample inside, never looser
+    than the LP-ALL bounds it starts from; where a solve finished, the refined bound is
+    the exact extreme of the neuron over the box (the MILP over the layers before it), so
+    it lies within the MILP tolerance of the sampled extremes or beyond them."""
+    from verifier.tighten import TightenOptions, milp_refine
+    rng, net, lo, hi = _setup(params)
+    db = deeppoly_bounds(net, lo, hi)
+    lp, _ = lp_tighten(net, db)
+    refined, stats = milp_refine(net, lp, TightenOptions(milp_layers=3, milp_time_limit=5.0))
+    values = net.forward(sample_box(rng, lo, hi, 2000), all_nodes=True)
+    for name in net.order:
+        assert refined[name].contains(values[name], tol=1e-12), name
+        assert np.all(refined[name].lower >= lp[name].lower)
+        assert np.all(refined[name].upper <= lp[name].upper)
+    assert stats["milps"] <= 2 * stats["refined"]
+
+
+def test_milp_refinement_tightens_a_deep_net():
+    """On a net where LP-ALL leaves the second layer loose, the MILP refinement shrinks
+    its summed width and proves neurons stable."""
+    from verifier.tighten import TightenOptions, milp_refine
+    rng = np.random.default_rng(5)
+    net = random_network(rng, 5, [20, 20, 20], 3)
+    lo, hi = random_box(rng, 5)
+    lp, _ = lp_tighten(net, deeppoly_bounds(net, lo, hi))
+    refined, stats = milp_refine(net, lp, TightenOptions(milp_layers=2, milp_time_limit=5.0))
+    pres = [net.inputs_of(r)[0] for r in net.relu_names()]
+    width = lambda b, p: float(np.sum(b[p].upper - b[p].lower))  # noqa: E731
+    assert width(refined, pres[1]) < width(lp, pres[1])
+    assert width(refined, pres[2]) <= width(lp, pres[2])
+    assert stats["refined"] > 0
+
+
+def test_milp_refinement_over_two_processes_gives_the_serial_bounds():
+    """Dealing a layer's neurons over worker processes changes nothing when every solve
+    finishes: the bounds equal the serial ones."""
+    from concurrent.futures import ProcessPoolExecutor
+    from verifier.tighten import TightenOptions, milp_refine
+    rng = np.random.default_rng(5)
+    net = random_network(rng, 5, [20, 20, 20], 3)
+    lo, hi = random_box(rng, 5)
+    lp, _ = lp_tighten(net, deeppoly_bounds(net, lo, hi))
+    serial, _ = milp_refine(net, lp, TightenOptions(milp_layers=2, milp_time_limit=5.0))
+    with ProcessPoolExecutor(2) as pool:
+        shared, _ = milp_refine(net, lp, TightenOptions(milp_layers=2, milp_time_limit=5.0,
+                                                        workers=2), executor=pool)
+    for name in net.order:
+        np.testing.assert_allclose(shared[name].lower, serial[name].lower, atol=1e-6)
+        np.testing.assert_allclose(shared[name].upper, serial[name].upper, atol=1e-6)
+
+
+def test_an_interrupted_mip_does_not_stop_the_next_solve():
+    """A MIP stopped by its callback (``stop_dual_above``) leaves HiGHS's interrupt flag
+    set; the next solve on the same object must still run to its optimum."""
+    from solvers.highs import HighsOptions, SolveLimits
+    from verifier.relaxations import big_m
+    rng = np.random.default_rng(5)
+    net = random_network(rng, 5, [20, 20, 20], 3)
+    lo, hi = random_box(rng, 5)
+    lp, _ = lp_tighten(net, deeppoly_bounds(net, lo, hi))
+    relus = net.relu_names()
+    first, pre = net.inputs_of(relus[0])[0], net.inputs_of(relus[1])[0]
+    encoded = encode_network(net, lp, {relus[0]: [big_m(lp[first], relus[0])]}, upto=pre)
+    backend = HighsBackend(HighsOptions(threads=1))
+    backend.load(encoded.model)
+    statuses = []
+    for col in encoded.columns[pre][lp[pre].unstable()]:
+        for sign in (1.0, -1.0):
+            c = np.zeros(encoded.model.n_cols)
+            c[col] = sign
+            backend.set_objective(c)
+            result = backend.solve(SolveLimits(time_limit=10, stop_dual_above=0.0))
+            statuses.append(result.status.name)
+            assert result.dual_bound is not None, statuses
+    assert "INTERRUPTED" in statuses[:-1]       # the case this test is about happened
+
+
+def test_mip_time_limit_is_per_solve():
+    """A MIP's ``time_limit`` is measured from the start of its own run: further solves on
+    one object must not get longer and longer (once each took about twice the last)."""
+    import time
+
+    from solvers.highs import HighsOptions, SolveLimits
+    from verifier.relaxations import big_m
+    rng = np.random.default_rng(3)
+    net = random_network(rng, 8, [60, 60, 10], 3)
+    lo, hi = random_box(rng, 8, radius=1.0)
+    db = deeppoly_bounds(net, lo, hi)
+    relus = net.relu_names()
+    encoded = encode_network(net, db, {r: [big_m(db[net.inputs_of(r)[0]], r)]
+                                       for r in relus[:2]}, upto=net.inputs_of(relus[2])[0])
+    backend = HighsBackend(HighsOptions(threads=1, mip_rel_gap=0.0))
+    backend.load(encoded.model)
+    for col in encoded.columns[net.inputs_of(relus[2])[0]][:4]:
+        c = np.zeros(encoded.model.n_cols)
+        c[col] = 1.0
+        backend.set_objective(c)
+        start = time.perf_counter()
+        backend.solve(SolveLimits(time_limit=0.2))
+        assert time.perf_counter() - start < 1.0

@@ -241,9 +241,9 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
     if len(chain) < 2:
         return milp_margin(ctx, A, b)
     names = affine_names(net)
-    root = ctx.tightened()
-    ctx.check_time()
     opts = ctx.options.bab
+    root = ctx.refined(opts.refine_share)
+    ctx.check_time()
     cuts = None
     if opts.cuts:
         proved, cuts = _root_cuts(ctx, A, b, opts.cut_share)

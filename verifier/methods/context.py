@@ -17,7 +17,7 @@ from verifier.errors import TimeLimitReached
 from verifier.methods.options import VerifyOptions
 from verifier.network import Network
 from verifier.spec import Case
-from verifier.tighten import tighten_bounds
+from verifier.tighten import milp_refine, tighten_bounds
 
 if TYPE_CHECKING:  # pragma: no cover
     from verifier.methods.krelu import KReluCase
@@ -38,6 +38,7 @@ class CaseContext:
             shows it on a terminal), or None.
         interval_bounds, deeppoly_bounds, tightened_bounds: the case's bounds, once
             computed (see :meth:`interval`, :meth:`deeppoly`, :meth:`tightened`).
+        refined_bounds: the tightened bounds refined by MILP (:meth:`refined`).
         alpha_margins: memoised alpha margin bounds, keyed by the disjunct's rows.
         krelu: the case's k-ReLU state (:class:`~verifier.methods.krelu.KReluCase`).
     """
@@ -54,6 +55,7 @@ class CaseContext:
     interval_bounds: dict[str, Bounds] | None = None
     deeppoly_bounds: dict[str, Bounds] | None = None
     tightened_bounds: dict[str, Bounds] | None = None
+    refined_bounds: dict[str, Bounds] | None = None
     alpha_margins: dict[tuple, tuple[Any, float]] = field(default_factory=dict)
     krelu: "KReluCase | None" = None
 
@@ -82,6 +84,25 @@ class CaseContext:
 
     def add_time(self, key: str, seconds: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + seconds
+
+    def refined(self, share: float) -> dict[str, Bounds]:
+        """The tightened bounds with the unstable neurons of ReLU layers ``1 ..
+        options.tighten.milp_layers`` refined by MILPs (:func:`~verifier.tighten.milp_refine`)
+        within ``share`` of the remaining time; the tightened bounds themselves when
+        ``milp_layers`` is 0. Computed once per case."""
+        bounds = self.tightened()
+        options = replace(self.options.tighten, workers=self.options.workers)
+        if options.milp_layers == 0 or share <= 0:
+            return bounds
+        if self.refined_bounds is None:
+            deadline = time.monotonic() + share * max(self.remaining(), 0.0)
+            refined, stats = self.timed("milp_refine", lambda: milp_refine(
+                self.net, bounds, options, executor=self.executor, deadline=deadline,
+                dp_options=self.options.deeppoly))
+            self.stats["milp_refine"] = stats
+            self.add_time("highs", stats["highs_time"])
+            self.refined_bounds = refined
+        return self.refined_bounds
 
     # ---------------------------------------------------------------- bounds
     def interval(self) -> dict[str, Bounds]:

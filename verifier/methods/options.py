@@ -72,6 +72,9 @@ class BabOptions:
         cut_iterations, cut_lr: with ``cuts``, the gradient steps per domain (the cut
             multipliers are many, and need more steps than the slopes alone) and the step
             size of the cut multipliers.
+        refine_share: the share of the remaining time the root's MILP refinement of
+            intermediate bounds may use (``TightenOptions.milp_layers`` layers, each MILP
+            within ``milp_time_limit``; once per case); 0: the tightened bounds as they are.
     """
 
     batch: int = 32
@@ -85,12 +88,14 @@ class BabOptions:
     cut_share: float = 0.25
     cut_iterations: int = 50
     cut_lr: float = 0.05
+    refine_share: float = 0.0
 
     def __post_init__(self):
         if self.batch < 1 or self.max_open < 1 or self.pgd_every < 1:
             raise OptionError("bab batch, max_open and pgd_every must be >= 1")
-        if not 0.0 <= self.cut_share <= 1.0:
-            raise OptionError(f"bab cut_share must be in [0, 1], got {self.cut_share}")
+        for name in ("cut_share", "refine_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise OptionError(f"bab {name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

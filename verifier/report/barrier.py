@@ -119,14 +119,17 @@ def decide_image(net: Network, image: np.ndarray, label: int, eps: float, index:
     record.seconds["attack"] = time.perf_counter() - start
     everything = list(range(len(case.disjuncts)))
     open_ = everything
+    label_bound: dict[int, float] = {}
     for column, method in RELAXATION_METHODS:
         left = _bound_column(ctx, prop, column, method, open_ if options.cascade
-                             else everything, record, options.relaxation_seconds)
+                             else everything, record, options.relaxation_seconds, label_bound)
         setattr(record, column, not left)
         open_ = [d for d in open_ if d in left]
     if not open_:
         record.exact_certified = True
         return record
+    # the label of the lowest bound first: a counterexample, if any, is found soonest
+    open_.sort(key=lambda d: label_bound.get(d, -np.inf))
     _exact(ctx, prop, open_, record, options.exact_seconds)
     return record
 
@@ -141,8 +144,9 @@ def _attack(net: Network, prop, ctx: CaseContext) -> bool:
 
 
 def _bound_column(ctx: CaseContext, prop, column: str, method: str, open_: list[int],
-                  record: ImageRecord, seconds: float) -> list[int]:
-    """Bound the open labels by one method; the labels it leaves open."""
+                  record: ImageRecord, seconds: float, label_bound: dict) -> list[int]:
+    """Bound the open labels by one method; the labels it leaves open. ``label_bound``
+    gets each label's bound (the last column's that bounded it)."""
     start = time.perf_counter()
     ctx.set_budget(seconds)
     left, margins = [], []
@@ -151,6 +155,7 @@ def _bound_column(ctx: CaseContext, prop, column: str, method: str, open_: list[
             poly = prop.cases[0].disjuncts[d]
             found = METHODS[method].margin(ctx, poly.A, poly.b)
             margins.append(float(found.bound))
+            label_bound[d] = float(found.bound)
             if found.bound <= 0 or found.timed_out:
                 left.append(d)
     except TimeLimitReached:

@@ -25,6 +25,10 @@ class TightenOptions:
         workers: processes for the neurons of a layer (1: in this process).
         alpha_iterations, alpha_lr: gradient steps and step size of ``"alpha"``.
         krelu_rounds_per_lp: with k-ReLU cuts, separation rounds per neuron LP.
+        milp_layers: after the tightening, refine the unstable neurons of ReLU layers
+            ``1 .. milp_layers`` by big-M MILPs over the layers before each
+            (:func:`~verifier.tighten.milp_refine`); 0: off.
+        milp_time_limit: seconds per refinement MILP (one bound of one neuron).
     """
 
     method: str = "alpha"
@@ -35,6 +39,8 @@ class TightenOptions:
     alpha_iterations: int = 30
     alpha_lr: float = 0.1
     krelu_rounds_per_lp: int = 2
+    milp_layers: int = 0
+    milp_time_limit: float = 1.0
 
     def __post_init__(self):
         if self.method not in TIGHTEN_METHODS:
@@ -42,5 +48,8 @@ class TightenOptions:
                               f"use one of {TIGHTEN_METHODS}")
         if self.workers < 1:
             raise OptionError(f"tightening workers must be >= 1, got {self.workers}")
+        if self.milp_layers < 0 or not self.milp_time_limit > 0:
+            raise OptionError("milp_layers must be >= 0 and milp_time_limit > 0, got "
+                              f"{self.milp_layers}, {self.milp_time_limit}")
         if not self.lp_time_limit > 0:
             raise OptionError(f"lp_time_limit must be > 0, got {self.lp_time_limit}")
