@@ -56,6 +56,8 @@ class Run:
     seconds: float
     highs_seconds: float = 0.0
     message: str = ""
+    domains: int = 0             # sub-domains (ReLU splits) or pieces (input splits) bounded
+    search_seconds: float = 0.0  # seconds inside the branch-and-bound searches
 
     @property
     def wrong(self) -> bool:

@@ -64,7 +64,7 @@ def runs_from_batch(paths: list[str]) -> list[Run]:
 
 def summarise(runs: list[Run], suite: str) -> tuple[list[str], list[list[str]]]:
     header = ["group", "method", "instances", *VERDICT_COLUMNS, "wrong", "total s",
-              "median s", "highs %"]
+              "median s", "highs %", "domains/s"]
     if suite == "exact":
         header += ["best median s", "solved", "known verdict", "solved of known",
                    "our total s (solved)", "best total s (solved)", "faster than best"]
@@ -85,7 +85,7 @@ def summarise(runs: list[Run], suite: str) -> tuple[list[str], list[list[str]]]:
         row = [group, method, str(len(sel)), *(str(counts[v]) for v in VERDICT_COLUMNS),
                str(sum(r.wrong for r in sel)) if has_truth else "-",
                f"{total:.1f}", f"{statistics.median(times):.2f}" if times else "-",
-               f"{100 * highs / total:.0f}" if total > 0 else "-"]
+               f"{100 * highs / total:.0f}" if total > 0 else "-", _domains_per_second(sel)]
         if suite == "exact":
             best = [r.instance.best_time for r in sel if r.instance.best_time is not None]
             solved = [r for r in sel if r.verdict in ("sat", "unsat") and not r.wrong]
@@ -103,6 +103,13 @@ def summarise(runs: list[Run], suite: str) -> tuple[list[str], list[list[str]]]:
             row += [str(counts["unsat"]), f"{total / len(sel):.2f}" if sel else "-"]
         rows.append(row)
     return header, rows
+
+
+def _domains_per_second(runs: list[Run]) -> str:
+    """Sub-domains (or input pieces) bounded per second of branch-and-bound search, over
+    the runs that searched; ``-`` when none did."""
+    seconds = sum(r.search_seconds for r in runs)
+    return f"{sum(r.domains for r in runs) / seconds:.0f}" if seconds > 0 else "-"
 
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:

@@ -67,12 +67,24 @@ def run_one(inst: Instance, method: str, net, prop, options=None) -> Run:
                    message=f"internal {type(exc).__name__}: {exc}")
     wall = time.perf_counter() - start
     total = float(result.timings.get("total", wall))
+    searches = [s for key in ("bab", "split") for s in result.stats.get(key, [])]
     return Run(inst, method, result.verdict, total,
-               float(result.timings.get("highs", 0.0)), result.message)
+               float(result.timings.get("highs", 0.0)), result.message,
+               domains=int(sum(s.get("domains", 0) for s in searches)),
+               search_seconds=float(sum(s.get("seconds", 0.0) for s in searches)))
 
 
 JOURNAL_COLUMNS = ["group", "instance", "method", "verdict", "seconds", "highs_seconds",
-                   "message"]
+                   "message", "domains", "search_seconds"]
+
+
+def run_from_row(inst, method: str, row: dict) -> Run:
+    """A journal row back as a :class:`Run` (journals older than the search columns give
+    0 domains)."""
+    return Run(inst, method, row["verdict"], float(row["seconds"]),
+               float(row["highs_seconds"]), row["message"],
+               domains=int(float(row.get("domains") or 0)),
+               search_seconds=float(row.get("search_seconds") or 0.0))
 
 
 def read_journal(path: Path) -> dict[tuple[str, str, str], dict]:
@@ -107,7 +119,8 @@ def append_journal(path: Path, run: Run) -> None:
         if new:
             writer.writerow(JOURNAL_COLUMNS)
         writer.writerow([run.instance.group, run.instance.name, run.method, run.verdict,
-                         f"{run.seconds:.3f}", f"{run.highs_seconds:.3f}", run.message])
+                         f"{run.seconds:.3f}", f"{run.highs_seconds:.3f}", run.message,
+                         run.domains, f"{run.search_seconds:.3f}"])
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -124,9 +137,7 @@ def run_suite(instances: list[Instance], methods: list[str], networks: Networks,
         todo = [m for m in methods if (inst.group, inst.name, m) not in done]
         for m in methods:
             if m not in todo:
-                row = done[(inst.group, inst.name, m)]
-                runs.append(Run(inst, m, row["verdict"], float(row["seconds"]),
-                                float(row["highs_seconds"]), row["message"]))
+                runs.append(run_from_row(inst, m, done[(inst.group, inst.name, m)]))
         if not todo:
             continue
         try:

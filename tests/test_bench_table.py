@@ -111,3 +111,23 @@ def test_shards_split_the_suite_and_their_journals_merge(bench, tmp_path):
     (tmp_path / "other_journal.csv").write_text(header + "g,img2,deeppoly,sat,2,0,\n")
     done = bench.read_journals(tmp_path, "s")
     assert set(done) == {("g", "img0", "deeppoly"), ("g", "img1", "deeppoly")}
+
+
+def test_search_throughput_is_journaled_and_tabled(bench, tmp_path):
+    """A branch-and-bound run records its sub-domains and search seconds; they survive the
+    journal, a row of an older journal (no such columns) reads back as 0, and the table's
+    ``domains/s`` is their ratio (``-`` for a group that never searched)."""
+    inst = bench.Instance("g", "img0", Path("n.onnx"), make_property=lambda net: None)
+    runs = [bench.Run(inst, "bab", "unsat", 3.0, 0.0, "", domains=120, search_seconds=2.0),
+            bench.Run(inst, "deeppoly", "unknown", 0.1)]
+    journal = tmp_path / "j.csv"
+    for run in runs:
+        bench.append_journal(journal, run)
+    done = bench.read_journal(journal)
+    back = bench.run_from_row(inst, "bab", done[("g", "img0", "bab")])
+    assert (back.domains, back.search_seconds) == (120, 2.0)
+    old = {"verdict": "unsat", "seconds": "1", "highs_seconds": "0", "message": ""}
+    assert bench.run_from_row(inst, "bab", old).domains == 0
+    header, rows = bench.summarise(runs, "lp-core")
+    column = header.index("domains/s")
+    assert {r[1]: r[column] for r in rows} == {"bab": "60", "deeppoly": "-"}
