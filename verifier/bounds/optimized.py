@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from verifier.bounds.backsub import (backsub_linear, live_neurons, restrict_chain, take_columns,
                                      widen_records)
@@ -162,6 +163,11 @@ class _SlopeProblem:
         self.cut_margin = [None if c is None else
                            (np.abs(c.Hz) + np.abs(c.Hy)) @ (CUT_SCALE * scales[r]) + np.abs(c.h)
                            for r, c in enumerate(self.cuts)]
+        # a k-ReLU cut has at most 2k nonzeros: sparse products keep many cuts cheap
+        self.cut_sparse = [None if c is None else
+                           (sp.csr_matrix(c.Hz), sp.csr_matrix(c.Hy),
+                            sp.csr_matrix(c.Hz.T), sp.csr_matrix(c.Hy.T))
+                           for c in self.cuts]
         # the back-substitution carries only the neurons live in some domain, split, or
         # in some cut
         self.keep = live_neurons(self.lines, states)
@@ -209,7 +215,8 @@ class _SlopeProblem:
                 terms.append(None)
                 continue
             keep = self.keep[r]
-            terms.append(((gamma[r] @ c.Hy)[:, keep], (gamma[r] @ c.Hz)[:, keep],
+            _, _, HzT, HyT = self.cut_sparse[r]
+            terms.append(((HyT @ gamma[r].T).T[:, keep], (HzT @ gamma[r].T).T[:, keep],
                           -(gamma[r] @ c.h)))
         return terms
 
@@ -255,5 +262,6 @@ class _SlopeProblem:
             g = gM * A[r] + np.where(NEG[r], self.lines[r][2], 0.0)   # the value of y_r
             c = self.cuts[r]
             if c is not None and c.count:
-                grads["gamma"][r] = gM @ c.Hz.T + g @ c.Hy.T - c.h
+                Hz, Hy, _, _ = self.cut_sparse[r]
+                grads["gamma"][r] = (Hz @ gM.T + Hy @ g.T).T - c.h
         return grads
