@@ -69,6 +69,36 @@ def test_salman_slice_ordering_and_resume(tmp_path):
     assert "nor_mlp_b eps=0.02" in to_markdown([again])
 
 
+def test_retry_undecided_decides_only_the_undecided_again(tmp_path, monkeypatch):
+    """A second pass with ``retry_undecided`` re-runs exactly the journal's undecided
+    images, and their new line is the one that counts."""
+    import verifier.report.barrier_run as barrier_run
+    calls = []
+
+    def fake_decide(path, index, image, label, eps, options):
+        calls.append(index)
+        return ImageRecord(index, label, label, True,
+                           exact_certified=options.exact_seconds > 10).to_dict()
+
+    monkeypatch.setattr(barrier_run, "_network", lambda path: type("N", (), {"n_inputs": 2}))
+    monkeypatch.setattr(barrier_run, "_decide", fake_decide)
+    row = barrier_run.RowSpec("net.onnx", 0.1, "toy")
+    images, labels = np.zeros((3, 2)), np.array([0, 1, 2])
+    journal = tmp_path / "toy.jsonl"
+    journal.write_text(json.dumps(ImageRecord(0, 0, 0, True).to_dict()) + "\n")  # undecided
+    run_row(row, images, labels, [0, 1, 2], str(tmp_path), BarrierOptions(exact_seconds=5))
+    assert calls == [1, 2]                     # image 0 is journaled: resumed, not re-run
+    calls.clear()
+    again = run_row(row, images, labels, [0, 1, 2], str(tmp_path),
+                    BarrierOptions(exact_seconds=60), retry_undecided=True)
+    assert calls == [0, 1, 2]                  # all three were undecided at 5 s
+    assert all(r.exact_certified for r in again.records)
+    calls.clear()
+    run_row(row, images, labels, [0, 1, 2], str(tmp_path), BarrierOptions(exact_seconds=60),
+            retry_undecided=True)
+    assert calls == []                         # nothing left undecided
+
+
 def test_cli_with_one_network_file(tmp_path, capsys):
     from verifier.cli import main
     from verifier.data import demo_images, demo_network_path

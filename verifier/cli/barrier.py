@@ -22,11 +22,14 @@ counterexamples found / images not certified), and the upper bounds (images not
 certified) of DeepPoly (the LP-GREEDY analogue), the triangle LP over LP-tightened bounds
 (LP-ALL, the best any single-neuron relaxation can do) and k-ReLU; plus the share of the
 barrier that k-ReLU crosses, (LP-ALL - k-ReLU) / (LP-ALL - exact UB). Every image is one
-line of <out>/<row>.jsonl as soon as it is decided: rerun the same command to resume.
+line of <out>/<row>.jsonl as soon as it is decided: rerun the same command to resume,
+or rerun it with a larger --exact-seconds and --retry-undecided to spend a longer budget
+only on the images the first pass left undecided.
 
 examples:
   verifier barrier ../shared/benchmarks/salman_mlp/instances.csv \\
       --data ../shared/benchmarks/salman_mlp/mnist_test.npz --images 0:200 --out barrier/
+  verifier barrier ... --out barrier/ --exact-seconds 600 --retry-undecided   # second pass
   verifier barrier nor_mlp_b.onnx --eps 0.02 --data mnist_test.npz --images 0:30 --md t.md
 """
 
@@ -46,6 +49,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="processes (1)")
     p.add_argument("--exact-seconds", type=positive_seconds, default=60.0,
                    help="branch-and-bound budget per image (60)")
+    p.add_argument("--retry-undecided", action="store_true",
+                   help="decide again the journal's images left undecided (e.g. with a "
+                        "larger --exact-seconds)")
     p.add_argument("--relaxation-seconds", type=positive_seconds, default=120.0,
                    help="budget of each relaxation column per image (120)")
     p.add_argument("--csv", metavar="F", help="write the table as CSV")
@@ -78,8 +84,8 @@ def run(args) -> int:
                              exact_seconds=args.exact_seconds)
     progress = None if args.quiet else (
         lambda m: print(f"  .. {m}", file=sys.stderr, flush=True))
-    done = [run_row(row, images, labels, indices, args.out, options, args.workers, progress)
-            for row in rows]
+    done = [run_row(row, images, labels, indices, args.out, options, args.workers, progress,
+                    retry_undecided=args.retry_undecided) for row in rows]
     print(to_markdown(done))
     write_tables(done, args.csv, args.json, args.md)
     if args.plot:

@@ -2,7 +2,8 @@
 
 Every finished image is appended to ``<folder>/<row>.jsonl`` at once (flushed and
 fsync'ed), so a run that is stopped loses nothing that finished and ``resume`` skips those
-images. Images are decided in ``workers`` processes (one per core); each process loads the
+images (``retry_undecided`` also re-runs the images left undecided, e.g. with a larger
+budget; the journal's last line of an image counts). Images are decided in ``workers`` processes (one per core); each process loads the
 network itself (networks are not shipped between processes) and limits BLAS to one thread.
 """
 
@@ -105,8 +106,10 @@ def _decide(path: str, index: int, image, label: int, eps: float,
 
 def run_row(row: RowSpec, images: np.ndarray, labels: np.ndarray, indices: list[int],
             folder: str, options: BarrierOptions = BarrierOptions(), workers: int = 1,
-            progress: Callable[[str], None] | None = None) -> BarrierRow:
-    """Decide every image of ``indices`` for one row (resuming from its journal)."""
+            progress: Callable[[str], None] | None = None,
+            retry_undecided: bool = False) -> BarrierRow:
+    """Decide every image of ``indices`` for one row (resuming from its journal; with
+    ``retry_undecided`` the journal's undecided images are decided again)."""
     net = _network(row.network)
     if images.shape[1] != net.n_inputs:
         raise SpecError(f"the images have {images.shape[1]} values, {row.network} takes "
@@ -114,7 +117,8 @@ def run_row(row: RowSpec, images: np.ndarray, labels: np.ndarray, indices: list[
     journal = Path(folder) / (row.name.replace(" ", "_") + ".jsonl")
     journal.parent.mkdir(parents=True, exist_ok=True)
     done = read_journal(journal)
-    todo = [i for i in indices if i not in done]
+    todo = [i for i in indices
+            if i not in done or (retry_undecided and not done[i].decided)]
     say = progress or (lambda message: None)
     with open(journal, "a") as fh:
         def keep(record: dict) -> None:
