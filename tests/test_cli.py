@@ -436,3 +436,19 @@ def test_method_choices_are_the_method_table():
     for command in ("verify", "batch"):
         choices = next(a.choices for a in subcommands[command]._actions if a.dest == "method")
         assert list(choices) == list(METHOD_NAMES) == list(METHODS) + ["auto"]
+
+
+def test_verify_bab_with_cuts_and_milp_refinement(capsys, small):
+    """``--bab-cuts --milp-refine 1`` runs end to end and stays sound on a property that
+    holds; an out-of-range share is a one-line usage error."""
+    code, out, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small),
+                                      "--method", "bab", "--tighten", "lp", "--bab-cuts",
+                                      "--milp-refine", "1", "--timeout", "20", "--quiet"])
+    assert code == 0, err
+    assert out.splitlines()[0] in ("unsat", "unknown")
+    code, _, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small), "--method",
+                                    "bab", "--milp-refine", "1", "--refine-share", "2"])
+    assert_one_line_error(code, err, 2, "refine_share")
+    code, _, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small),
+                                    "--milp-refine", "-1"])
+    assert_one_line_error(code, err, 2, "milp_layers")

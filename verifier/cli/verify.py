@@ -10,7 +10,7 @@ import numpy as np
 
 from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments,
                                     positive_int, positive_seconds)
-from verifier.methods import METHOD_NAMES, METHODS
+from verifier.methods import METHOD_NAMES, METHODS, BabOptions
 from verifier.network import load_network
 from verifier.report.render import write_text
 from verifier.spec import load_vnnlib
@@ -51,6 +51,17 @@ def add_parser(subparsers) -> None:
     v.add_argument("--milp-cuts", action="store_true",
                    help="milp: first separate the disjunct's k-ReLU cuts by LP and add them "
                         "to the MILP")
+    v.add_argument("--bab-cuts", action="store_true",
+                   help="bab (and exact/auto when they branch on ReLUs): the root's k-ReLU "
+                        "cuts enter every sub-domain's bound with their own multipliers "
+                        "(MN-BaB); smaller trees, slower sub-domains")
+    v.add_argument("--milp-refine", type=int, default=0, metavar="L",
+                   help="bab: before the search, refine the unstable neurons of ReLU layers "
+                        "2..L+1 by MILPs over the layers before them (0: off)")
+    v.add_argument("--milp-refine-seconds", type=positive_seconds, default=2.0, metavar="S",
+                   help="seconds per refinement MILP (2)")
+    v.add_argument("--refine-share", type=float, default=0.3, metavar="F",
+                   help="share of the time the MILP refinement may use (0.3)")
     v.add_argument("--quiet", action="store_true", help="print only the verdict")
     v.set_defaults(func=run)
 
@@ -61,7 +72,12 @@ def run(args) -> int:
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
     options = VerifyOptions(lp_tighten=not args.no_tighten, workers=args.workers,
-                            tighten=TightenOptions(method=args.tighten),
+                            tighten=TightenOptions(method=args.tighten,
+                                                   milp_layers=args.milp_refine,
+                                                   milp_time_limit=args.milp_refine_seconds),
+                            bab=BabOptions(cuts=args.bab_cuts,
+                                           refine_share=args.refine_share
+                                           if args.milp_refine else 0.0),
                             krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s,
                                                lp_tighten=args.krelu_tighten,
                                                milp_cuts=args.milp_cuts))
