@@ -36,10 +36,11 @@ def test_rates_follow_from_the_records():
     assert BarrierRow("r", [ImageRecord(5, 1, 1, True, lp_all=True)]).ordering_violations()
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_columns_never_contradict_on_random_nets(seed):
+@pytest.mark.parametrize("seed,hidden", [(0, [12, 12]), (1, [12, 12]), (2, [24])])
+def test_columns_never_contradict_on_random_nets(seed, hidden):
+    """(One ReLU layer: the exact column is the MILP.)"""
     rng = np.random.default_rng(seed)
-    net = random_network(rng, 6, [12, 12], 3, scale=1.5)
+    net = random_network(rng, 6, hidden, 3, scale=1.5)
     options = BarrierOptions(relaxation_seconds=20, exact_seconds=20, cascade=False)
     records = []
     for index in range(6):
@@ -49,6 +50,15 @@ def test_columns_never_contradict_on_random_nets(seed):
     row = BarrierRow("random", records)
     assert not row.ordering_violations(), row.ordering_violations()
     assert row.rates()["decided"] == 100
+
+
+def test_exact_method_is_the_milp_on_one_relu_layer():
+    from verifier.report.barrier import exact_method
+    rng = np.random.default_rng(0)
+    one, two = random_network(rng, 4, [8], 3), random_network(rng, 4, [8, 8], 3)
+    assert exact_method(one, BarrierOptions()) == "milp"
+    assert exact_method(two, BarrierOptions()) == "bab"
+    assert exact_method(one, BarrierOptions(exact_method="bab")) == "bab"
 
 
 def test_salman_slice_ordering_and_resume(tmp_path):

@@ -10,8 +10,10 @@ exact MILP on MNIST MLPs, as adversarial error rates. This module decides one im
 * ``deeppoly``: certified by DeepPoly/CROWN back-substitution (the LP-GREEDY analogue);
 * ``lp_all``: certified by the triangle LP over LP-tightened bounds (LP-ALL);
 * ``krelu``: certified by the triangle LP plus separated k-ReLU cuts over the same bounds;
-* ``exact``: decided by ReLU-split branch and bound (complete) within a budget, each
-  sub-domain bounded with the k-ReLU cuts the ``krelu`` column found (MN-BaB style).
+* ``exact``: decided by a complete method within a budget: ReLU-split branch and bound,
+  each sub-domain bounded with the k-ReLU cuts the ``krelu`` column found (MN-BaB style);
+  on a network with a single ReLU layer the big-M MILP instead (splitting there never
+  tightens an intermediate bound, and HiGHS's MIP search is the faster of the two).
 
 All columns of one image share one case context (:class:`~verifier.methods.CaseContext`):
 the LP-ALL bounds are computed once and serve LP-ALL, k-ReLU and the branch and bound's
@@ -29,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from verifier.errors import TimeLimitReached
+from verifier.errors import OptionError, TimeLimitReached
 from verifier.methods import METHODS, BabOptions, CaseContext, VerifyOptions
 from verifier.network import Network
 from verifier.spec import linf_robustness
@@ -50,6 +52,8 @@ class BarrierOptions:
         cascade: each column works only on the labels the weaker one left open (what a
             weaker method proves, the stronger ones prove too); False: every column bounds
             every label itself (to check that implication).
+        exact_method: ``"bab"``, ``"milp"``, or ``"auto"``: ``milp`` when the network has a
+            single ReLU layer, else ``bab``.
         verify: the options every method runs with (LP-ALL tightening, and the branch and
             bound with the k-ReLU cuts of the root in every sub-domain, by default).
     """
@@ -57,8 +61,13 @@ class BarrierOptions:
     relaxation_seconds: float = 120.0
     exact_seconds: float = 60.0
     cascade: bool = True
+    exact_method: str = "auto"
     verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(
         tighten=TightenOptions(method="lp"), bab=BabOptions(cuts=True)))
+
+    def __post_init__(self):
+        if self.exact_method not in ("auto", "bab", "milp"):
+            raise OptionError(f"exact_method must be auto, bab or milp, got {self.exact_method!r}")
 
 
 @dataclass
@@ -130,8 +139,15 @@ def decide_image(net: Network, image: np.ndarray, label: int, eps: float, index:
         return record
     # the label of the lowest bound first: a counterexample, if any, is found soonest
     open_.sort(key=lambda d: label_bound.get(d, -np.inf))
-    _exact(ctx, prop, open_, record, options.exact_seconds)
+    _exact(ctx, prop, open_, record, options.exact_seconds, exact_method(net, options))
     return record
+
+
+def exact_method(net: Network, options: BarrierOptions) -> str:
+    """The complete method of the exact column (see :class:`BarrierOptions`)."""
+    if options.exact_method != "auto":
+        return options.exact_method
+    return "milp" if len(net.relu_names()) == 1 else "bab"
 
 
 def _attack(net: Network, prop, ctx: CaseContext) -> bool:
@@ -166,15 +182,15 @@ def _bound_column(ctx: CaseContext, prop, column: str, method: str, open_: list[
 
 
 def _exact(ctx: CaseContext, prop, open_: list[int], record: ImageRecord,
-           seconds: float) -> None:
-    """Branch and bound on the labels the relaxations left open, within ``seconds``."""
+           seconds: float, method: str) -> None:
+    """The complete ``method`` on the labels the relaxations left open, within ``seconds``."""
     start = time.perf_counter()
     ctx.set_budget(seconds)
     proved = 0
     try:
         for d in open_:
             poly = prop.cases[0].disjuncts[d]
-            found = METHODS["bab"].margin(ctx, poly.A, poly.b)
+            found = METHODS[method].margin(ctx, poly.A, poly.b)
             if found.candidate is not None and replay(ctx.net, prop, found.candidate,
                                                       0) is not None:
                 record.exact_falsified = True
