@@ -49,6 +49,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="processes (1)")
     p.add_argument("--exact-seconds", type=positive_seconds, default=60.0,
                    help="branch-and-bound budget per image (60)")
+    p.add_argument("--exact-method", choices=["auto", "bab", "milp"], default="auto",
+                   help="the exact column's complete method: bab (ReLU-split branch and "
+                        "bound with k-ReLU cuts), milp, or auto: milp on nets with a single "
+                        "ReLU layer, else bab (auto)")
     p.add_argument("--retry-undecided", action="store_true",
                    help="decide again the journal's images left undecided (e.g. with a "
                         "larger --exact-seconds)")
@@ -81,7 +85,8 @@ def run(args) -> int:
     images, labels = load_images(args.data)
     indices = parse_index(args.images, len(images))
     options = BarrierOptions(relaxation_seconds=args.relaxation_seconds,
-                             exact_seconds=args.exact_seconds)
+                             exact_seconds=args.exact_seconds,
+                             exact_method=args.exact_method)
     progress = None if args.quiet else (
         lambda m: print(f"  .. {m}", file=sys.stderr, flush=True))
     done = [run_row(row, images, labels, indices, args.out, options, args.workers, progress,
