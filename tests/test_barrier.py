@@ -38,7 +38,6 @@ def test_rates_follow_from_the_records():
 
 @pytest.mark.parametrize("seed,hidden", [(0, [12, 12]), (1, [12, 12]), (2, [24])])
 def test_columns_never_contradict_on_random_nets(seed, hidden):
-    """(One ReLU layer: the exact column is the MILP.)"""
     rng = np.random.default_rng(seed)
     net = random_network(rng, 6, hidden, 3, scale=1.5)
     options = BarrierOptions(relaxation_seconds=20, exact_seconds=20, cascade=False)
@@ -52,13 +51,21 @@ def test_columns_never_contradict_on_random_nets(seed, hidden):
     assert row.rates()["decided"] == 100
 
 
-def test_exact_method_is_the_milp_on_one_relu_layer():
-    from verifier.report.barrier import exact_method
-    rng = np.random.default_rng(0)
-    one, two = random_network(rng, 4, [8], 3), random_network(rng, 4, [8, 8], 3)
-    assert exact_method(one, BarrierOptions()) == "milp"
-    assert exact_method(two, BarrierOptions()) == "bab"
-    assert exact_method(one, BarrierOptions(exact_method="bab")) == "bab"
+def test_exact_column_by_milp_agrees_with_bab(tmp_path):
+    """``exact_method="milp"`` decides the same images as the default branch and bound
+    (both complete; small random nets finish either way)."""
+    rng = np.random.default_rng(3)
+    net = random_network(rng, 6, [10], 3, scale=1.5)
+    for index in range(4):
+        x = rng.uniform(0.2, 0.8, 6)
+        label = int(np.argmax(net.forward(x)))
+        records = [decide_image(net, x, label, 0.05, index,
+                                BarrierOptions(relaxation_seconds=20, exact_seconds=20,
+                                               exact_method=m)) for m in ("bab", "milp")]
+        assert all(r.decided for r in records)
+        assert records[0].exact_certified == records[1].exact_certified
+    with pytest.raises(Exception, match="exact_method"):
+        BarrierOptions(exact_method="auto")
 
 
 def test_salman_slice_ordering_and_resume(tmp_path):

@@ -49,10 +49,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="processes (1)")
     p.add_argument("--exact-seconds", type=positive_seconds, default=60.0,
                    help="branch-and-bound budget per image (60)")
-    p.add_argument("--exact-method", choices=["auto", "bab", "milp"], default="auto",
+    p.add_argument("--exact-method", choices=["bab", "milp"], default="bab",
                    help="the exact column's complete method: bab (ReLU-split branch and "
-                        "bound with k-ReLU cuts), milp, or auto: milp on nets with a single "
-                        "ReLU layer, else bab (auto)")
+                        "bound with the k-ReLU cuts in every sub-domain; default) or milp")
     p.add_argument("--retry-undecided", action="store_true",
                    help="decide again the journal's images left undecided (e.g. with a "
                         "larger --exact-seconds)")

@@ -11,9 +11,8 @@ exact MILP on MNIST MLPs, as adversarial error rates. This module decides one im
 * ``lp_all``: certified by the triangle LP over LP-tightened bounds (LP-ALL);
 * ``krelu``: certified by the triangle LP plus separated k-ReLU cuts over the same bounds;
 * ``exact``: decided by a complete method within a budget: ReLU-split branch and bound,
-  each sub-domain bounded with the k-ReLU cuts the ``krelu`` column found (MN-BaB style);
-  on a network with a single ReLU layer the big-M MILP instead (splitting there never
-  tightens an intermediate bound, and HiGHS's MIP search is the faster of the two).
+  each sub-domain bounded with the k-ReLU cuts the ``krelu`` column found (MN-BaB style),
+  or the big-M MILP (``BarrierOptions.exact_method``).
 
 All columns of one image share one case context (:class:`~verifier.methods.CaseContext`):
 the LP-ALL bounds are computed once and serve LP-ALL, k-ReLU and the branch and bound's
@@ -52,8 +51,7 @@ class BarrierOptions:
         cascade: each column works only on the labels the weaker one left open (what a
             weaker method proves, the stronger ones prove too); False: every column bounds
             every label itself (to check that implication).
-        exact_method: ``"bab"``, ``"milp"``, or ``"auto"``: ``milp`` when the network has a
-            single ReLU layer, else ``bab``.
+        exact_method: the exact column's complete method, ``"bab"`` or ``"milp"``.
         verify: the options every method runs with (LP-ALL tightening, and the branch and
             bound with the k-ReLU cuts of the root in every sub-domain, by default).
     """
@@ -61,13 +59,13 @@ class BarrierOptions:
     relaxation_seconds: float = 120.0
     exact_seconds: float = 60.0
     cascade: bool = True
-    exact_method: str = "auto"
+    exact_method: str = "bab"
     verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(
         tighten=TightenOptions(method="lp"), bab=BabOptions(cuts=True)))
 
     def __post_init__(self):
-        if self.exact_method not in ("auto", "bab", "milp"):
-            raise OptionError(f"exact_method must be auto, bab or milp, got {self.exact_method!r}")
+        if self.exact_method not in ("bab", "milp"):
+            raise OptionError(f"exact_method must be bab or milp, got {self.exact_method!r}")
 
 
 @dataclass
@@ -139,15 +137,8 @@ def decide_image(net: Network, image: np.ndarray, label: int, eps: float, index:
         return record
     # the label of the lowest bound first: a counterexample, if any, is found soonest
     open_.sort(key=lambda d: label_bound.get(d, -np.inf))
-    _exact(ctx, prop, open_, record, options.exact_seconds, exact_method(net, options))
+    _exact(ctx, prop, open_, record, options.exact_seconds, options.exact_method)
     return record
-
-
-def exact_method(net: Network, options: BarrierOptions) -> str:
-    """The complete method of the exact column (see :class:`BarrierOptions`)."""
-    if options.exact_method != "auto":
-        return options.exact_method
-    return "milp" if len(net.relu_names()) == 1 else "bab"
 
 
 def _attack(net: Network, prop, ctx: CaseContext) -> bool:
