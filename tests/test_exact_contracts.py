@@ -9,7 +9,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from helpers import random_box, random_network, sample_box
 from solvers import Status
@@ -402,10 +402,13 @@ def test_a_bound_above_a_real_margin_raises_soundness_error(monkeypatch):
 
 @settings(max_examples=8, deadline=None)
 @given(params, st.floats(-1.0, 1.0))
+@example((211, 3, [5, 4]), 0.0)          # split runs out of time: the bracket contract
 def test_branch_and_bound_optima_match_the_milp(p, threshold):
     """With ``full_solve`` the branch and bounds search the minimum itself: ``split`` and
     ``bab`` report an optimum within their tolerance of the MILP's and a lower bound below
-    it (methods called directly: ``verify`` stops at a counterexample first)."""
+    it (methods called directly: ``verify`` stops at a counterexample first). A search that
+    runs out of time reports no optimum, and its bracket must still hold the MILP's (input
+    splitting cannot always close a 1e-4 gap on 5 inputs in 30 s: seed 211, [5, 4])."""
     import time
 
     from verifier.methods import METHODS, CaseContext
@@ -421,12 +424,18 @@ def test_branch_and_bound_optima_match_the_milp(p, threshold):
     for method in ("milp", "split", "bab"):
         ctx = CaseContext(net, prop.cases[0], options, time.monotonic() + 30)
         found[method] = METHODS[method].margin(ctx, poly.A, poly.b)
-        assert found[method].optimum is not None, method
+    assert found["milp"].optimum is not None
     exact = found["milp"].optimum
     for method in ("split", "bab"):
         scale = 2e-4 * (1 + abs(exact))
-        assert abs(found[method].optimum - exact) <= scale, (method, found[method], exact)
-        assert found[method].bound <= exact + scale
+        outcome = found[method]
+        assert outcome.bound <= exact + scale
+        assert outcome.bracket[0] <= exact + scale and exact <= outcome.bracket[1] + scale
+        if outcome.timed_out:
+            assert outcome.optimum is None, method
+            continue
+        assert outcome.optimum is not None, method
+        assert abs(outcome.optimum - exact) <= scale, (method, outcome, exact)
 
 
 @settings(max_examples=10, deadline=None)

@@ -80,7 +80,7 @@ def test_oversize_property_file_is_refused_without_reading_it_all(tmp_path, caps
 
 
 def test_junk_memory_stays_bounded(tmp_path, small):
-    """A 256 MiB file of zero bytes: refused in well under a second of reading, with the
+    """A 256 MiB file of zero bytes: refused after its first chunk, with the
     process's peak memory far below the file size (it is never read whole)."""
     junk = tmp_path / "big_zeros.vnnlib"
     with open(junk, "wb") as fh:
@@ -93,7 +93,7 @@ def test_junk_memory_stays_bounded(tmp_path, small):
                           timeout=120, cwd=REPO_ROOT)
     assert proc.returncode == EXIT_FILE, proc.stderr
     peak_kib = int(proc.stderr.strip().splitlines()[-1])
-    assert peak_kib < 700 * 1024, peak_kib      # the file alone is 256 MiB; twice is the cap
+    assert peak_kib < 350 * 1024, peak_kib      # the file alone is 256 MiB: never read whole
 
 
 # ------------------------------------------------------------------ 4. export

@@ -43,6 +43,25 @@ __all__ = ["parse_vnnlib", "parse_vnnlib_file", "write_vnnlib", "MAX_DISJUNCTS",
 
 #: the largest property file read (VNN-COMP's largest are a few MiB)
 MAX_VNNLIB_BYTES = 256 << 20
+#: bytes read at a time: a binary or oversize file is refused after the first chunk that
+#: shows it, and memory stays at the file's size
+READ_CHUNK_BYTES = 1 << 20
+
+
+def _read_text_bytes(f, path: str) -> bytes:
+    """The bytes of an open property file, read chunk by chunk; refused at the first NUL
+    byte (binary) or once past ``MAX_VNNLIB_BYTES``."""
+    chunks, total = [], 0
+    while chunk := f.read(READ_CHUNK_BYTES):
+        if b"\x00" in chunk:
+            raise InputFileError(f"{path}: a binary file (it contains NUL bytes), not "
+                                 "VNN-LIB text")
+        total += len(chunk)
+        if total > MAX_VNNLIB_BYTES:
+            raise InputFileError(f"{path}: larger than {MAX_VNNLIB_BYTES >> 20} MiB; not a "
+                                 "VNN-LIB property this tool reads")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_vnnlib(text: str, path: str | None = None, n_inputs: int | None = None,
@@ -99,16 +118,11 @@ def parse_vnnlib_file(path: str | os.PathLike, n_inputs: int | None = None,
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
-            data = f.read(MAX_VNNLIB_BYTES + 1)
+            data = _read_text_bytes(f, path)
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such VNN-LIB file") from None
     except (OSError, EOFError) as exc:
         raise InputFileError(f"{path}: cannot read VNN-LIB file ({exc})") from None
-    if len(data) > MAX_VNNLIB_BYTES:
-        raise InputFileError(f"{path}: larger than {MAX_VNNLIB_BYTES >> 20} MiB; not a VNN-LIB "
-                             "property this tool reads")
-    if b"\x00" in data:
-        raise InputFileError(f"{path}: a binary file (it contains NUL bytes), not VNN-LIB text")
     # bytes that are not UTF-8 become U+FFFD: harmless in comments, an error in a token
     text = data.decode("utf-8", errors="replace")
     return parse_vnnlib(text, path=path, n_inputs=n_inputs, n_outputs=n_outputs)
