@@ -192,6 +192,31 @@ def test_bab_without_alpha_beta_known_incomplete_case():
                       options=VerifyOptions(bab=BabOptions(alpha_beta_iterations=0)))
 
 
+def _random_split_domains(rng, root, affine, values, D: int, n_fix: int):
+    """``D`` sub-domains of the root bounds, each with up to ``n_fix`` unstable neurons per
+    ReLU layer split the way a random sample falls (so none is empty): per layer
+    ``(D, n)`` lower and upper bounds and split states, and ``inside`` (D, samples): which
+    samples each sub-domain holds."""
+    pre_lo = [np.repeat(root[n].lower[None, :], D, axis=0) for n in affine[:-1]]
+    pre_hi = [np.repeat(root[n].upper[None, :], D, axis=0) for n in affine[:-1]]
+    states = [np.zeros((D, len(root[n].lower)), dtype=np.int8) for n in affine[:-1]]
+    n_samples = values[affine[0]].shape[0]
+    inside = np.ones((D, n_samples), dtype=bool)
+    for d in range(D):
+        ref = int(rng.integers(n_samples))       # splits agree with a sample: nonempty
+        for r, name in enumerate(affine[:-1]):
+            unstable = np.flatnonzero((pre_lo[r][d] < 0) & (pre_hi[r][d] > 0))
+            for i in rng.permutation(unstable)[:n_fix]:
+                z = values[name][:, i]
+                if z[ref] >= 0:
+                    pre_lo[r][d, i], states[r][d, i] = 0.0, 1
+                    inside[d] &= z >= 0
+                else:
+                    pre_hi[r][d, i], states[r][d, i] = 0.0, -1
+                    inside[d] &= z <= 0
+    return pre_lo, pre_hi, states, inside
+
+
 def _chain_instance(seed: int, n_in: int, widths: list[int], n_samples: int):
     """A random 3-output chain net, its box, dense chain, magnitude scales, DeepPoly
     bounds, affine node names, sampled inputs and every node's value at them."""
@@ -304,22 +329,7 @@ def test_optimized_output_bound_is_sound_on_split_domains(seed, n_fix):
     rng, net, lo, hi, chain, scales, root, affine, X, values = _chain_instance(
         seed, 3, [8, 8, 8], 20000)
     D = 4
-    pre_lo = [np.repeat(root[n].lower[None, :], D, axis=0) for n in affine[:-1]]
-    pre_hi = [np.repeat(root[n].upper[None, :], D, axis=0) for n in affine[:-1]]
-    states = [np.zeros((D, len(root[n].lower)), dtype=np.int8) for n in affine[:-1]]
-    inside = np.ones((D, X.shape[0]), dtype=bool)
-    for d in range(D):
-        ref = int(rng.integers(X.shape[0]))       # splits agree with a sample: nonempty
-        for r, name in enumerate(affine[:-1]):
-            unstable = np.flatnonzero((pre_lo[r][d] < 0) & (pre_hi[r][d] > 0))
-            for i in rng.permutation(unstable)[:n_fix]:
-                z = values[name][:, i]
-                if z[ref] >= 0:
-                    pre_lo[r][d, i], states[r][d, i] = 0.0, 1
-                    inside[d] &= z >= 0
-                else:
-                    pre_hi[r][d, i], states[r][d, i] = 0.0, -1
-                    inside[d] &= z <= 0
+    pre_lo, pre_hi, states, inside = _random_split_domains(rng, root, affine, values, D, n_fix)
     C = rng.normal(size=(1, 3))
     value, _, _, _ = split_domain_bounds(chain, lo, hi, scales, pre_lo, pre_hi, -1, C,
                                          states=states)
@@ -486,25 +496,12 @@ def test_optimized_bound_with_krelu_cuts_is_sound_on_split_domains(seed, n_fix):
     cuts = layer_cuts(ctx)
     root = ctx.tightened()
     D = 3
-    pre_lo = [np.repeat(root[n].lower[None, :], D, axis=0) for n in affine[:-1]]
-    pre_hi = [np.repeat(root[n].upper[None, :], D, axis=0) for n in affine[:-1]]
-    states = [np.zeros((D, len(root[n].lower)), dtype=np.int8) for n in affine[:-1]]
-    inside = np.ones((D, X.shape[0]), dtype=bool)
-    for r, name in enumerate(affine[:-1]):
-        inside &= ((values[name] >= pre_lo[r][0] - 1e-9) & (values[name] <= pre_hi[r][0] + 1e-9)
-                   ).all(axis=1)
-    for d in range(D):
-        ref = int(rng.integers(X.shape[0]))
-        for r, name in enumerate(affine[:-1]):
-            unstable = np.flatnonzero((pre_lo[r][d] < 0) & (pre_hi[r][d] > 0))
-            for i in rng.permutation(unstable)[:n_fix]:
-                z = values[name][:, i]
-                if z[ref] >= 0:
-                    pre_lo[r][d, i], states[r][d, i] = 0.0, 1
-                    inside[d] &= z >= 0
-                else:
-                    pre_hi[r][d, i], states[r][d, i] = 0.0, -1
-                    inside[d] &= z <= 0
+    in_root = np.ones(X.shape[0], dtype=bool)
+    for name in affine[:-1]:
+        in_root &= ((values[name] >= root[name].lower - 1e-9)
+                    & (values[name] <= root[name].upper + 1e-9)).all(axis=1)
+    pre_lo, pre_hi, states, inside = _random_split_domains(rng, root, affine, values, D, n_fix)
+    inside &= in_root
     rows = np.repeat(C, D, axis=0)
     best, x, params = optimized_output_bound(chain, lo, hi, scales, pre_lo, pre_hi, states,
                                              rows, iterations=30, cuts=cuts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +42,13 @@ class LayerCuts:
     @property
     def count(self) -> int:
         return int(self.h.size)
+
+    @cached_property
+    def sparse(self) -> tuple:
+        """``(H_z, H_y, H_z^T, H_y^T)`` as CSR matrices (a k-ReLU cut has at most 2k
+        nonzeros), built once for every sub-domain batch that uses these cuts."""
+        return (sp.csr_matrix(self.Hz), sp.csr_matrix(self.Hy), sp.csr_matrix(self.Hz.T),
+                sp.csr_matrix(self.Hy.T))
 
 
 def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
@@ -163,11 +171,6 @@ class _SlopeProblem:
         self.cut_margin = [None if c is None else
                            (np.abs(c.Hz) + np.abs(c.Hy)) @ (CUT_SCALE * scales[r]) + np.abs(c.h)
                            for r, c in enumerate(self.cuts)]
-        # a k-ReLU cut has at most 2k nonzeros: sparse products keep many cuts cheap
-        self.cut_sparse = [None if c is None else
-                           (sp.csr_matrix(c.Hz), sp.csr_matrix(c.Hy),
-                            sp.csr_matrix(c.Hz.T), sp.csr_matrix(c.Hy.T))
-                           for c in self.cuts]
         # the back-substitution carries only the neurons live in some domain, split, or
         # in some cut
         self.keep = live_neurons(self.lines, states)
@@ -215,7 +218,7 @@ class _SlopeProblem:
                 terms.append(None)
                 continue
             keep = self.keep[r]
-            _, _, HzT, HyT = self.cut_sparse[r]
+            _, _, HzT, HyT = c.sparse
             terms.append(((HyT @ gamma[r].T).T[:, keep], (HzT @ gamma[r].T).T[:, keep],
                           -(gamma[r] @ c.h)))
         return terms
@@ -262,6 +265,6 @@ class _SlopeProblem:
             g = gM * A[r] + np.where(NEG[r], self.lines[r][2], 0.0)   # the value of y_r
             c = self.cuts[r]
             if c is not None and c.count:
-                Hz, Hy, _, _ = self.cut_sparse[r]
+                Hz, Hy, _, _ = c.sparse
                 grads["gamma"][r] = (Hz @ gM.T + Hy @ g.T).T - c.h
         return grads

@@ -91,18 +91,25 @@ class CaseContext:
         within ``share`` of the remaining time; the tightened bounds themselves when
         ``milp_layers`` is 0. Computed once per case."""
         bounds = self.tightened()
-        options = replace(self.options.tighten, workers=self.options.workers)
-        if options.milp_layers == 0 or share <= 0:
+        if self.options.tighten.milp_layers == 0 or share <= 0:
             return bounds
         if self.refined_bounds is None:
-            deadline = time.monotonic() + share * max(self.remaining(), 0.0)
-            refined, stats = self.timed("milp_refine", lambda: milp_refine(
-                self.net, bounds, options, executor=self.executor, deadline=deadline,
-                dp_options=self.options.deeppoly))
-            self.stats["milp_refine"] = stats
-            self.add_time("highs", stats["highs_time"])
-            self.refined_bounds = refined
+            self.refined_bounds = self._improved("milp_refine", milp_refine, bounds, share)
         return self.refined_bounds
+
+    def _improved(self, key: str, improve, bounds: dict[str, Bounds],
+                  share: float) -> dict[str, Bounds]:
+        """``improve(net, bounds, tighten options, ...)`` (a tightening layer's function)
+        within ``share`` of the remaining time, its time and HiGHS time recorded under
+        ``key``."""
+        deadline = time.monotonic() + share * max(self.remaining(), 0.0)
+        options = replace(self.options.tighten, workers=self.options.workers)
+        improved, stats = self.timed(key, lambda: improve(
+            self.net, bounds, options, executor=self.executor, deadline=deadline,
+            dp_options=self.options.deeppoly))
+        self.stats[key] = stats
+        self.add_time("highs", stats["highs_time"])
+        return improved
 
     # ---------------------------------------------------------------- bounds
     def interval(self) -> dict[str, Bounds]:
@@ -127,12 +134,6 @@ class CaseContext:
         if self.tightened_bounds is None:
             bounds = self.deeppoly()
             if self.options.lp_tighten:
-                deadline = time.monotonic() + 0.5 * max(self.remaining(), 0.0)
-                options = replace(self.options.tighten, workers=self.options.workers)
-                bounds, stats = self.timed("lp_tighten", lambda: tighten_bounds(
-                    self.net, bounds, options, executor=self.executor, deadline=deadline,
-                    dp_options=self.options.deeppoly))
-                self.stats["lp_tighten"] = stats
-                self.add_time("highs", stats["highs_time"])
+                bounds = self._improved("lp_tighten", tighten_bounds, bounds, 0.5)
             self.tightened_bounds = bounds
         return self.tightened_bounds

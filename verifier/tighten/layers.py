@@ -72,15 +72,22 @@ def apply_neuron_bounds(net: Network, bounds: dict[str, Bounds], pre: str, unsta
     return deeppoly_bounds(net, box.lower, box.upper, dp_options, start=bounds)
 
 
-def _solve_chunks(model, cols, options: TightenOptions, executor, deadline):
-    """The neurons' bounds, in this process or split over ``options.workers`` processes."""
-    chunks = ([cols] if executor is None or options.workers <= 1
-              else [c for c in np.array_split(cols, options.workers) if c.size])
-    if executor is None or len(chunks) == 1:
-        return [solve_neuron_bounds(model, chunks[0], options, deadline)]
-    futures = [executor.submit(solve_neuron_bounds, model, c, options, deadline)
-               for c in chunks]
-    return [f.result() for f in futures]
+def solve_over_workers(solve, model, cols: np.ndarray, options: TightenOptions, executor,
+                       deadline) -> tuple[np.ndarray, np.ndarray, float]:
+    """``solve(model, cols, options, deadline) -> (lower, upper, highs seconds)`` on the
+    neurons ``cols``, in this process or dealt round-robin over ``options.workers``
+    processes (each starts with the first columns: order ``cols`` by priority); the
+    bounds come back in the order of ``cols``."""
+    workers = 1 if executor is None else max(1, min(options.workers, cols.size))
+    if workers == 1:
+        return solve(model, cols, options, deadline)
+    picks = [np.arange(i, cols.size, workers) for i in range(workers)]
+    futures = [executor.submit(solve, model, cols[p], options, deadline) for p in picks]
+    lower, upper, seconds = np.full(cols.size, -np.inf), np.full(cols.size, np.inf), 0.0
+    for p, future in zip(picks, futures):
+        lo, hi, t = future.result()
+        lower[p], upper[p], seconds = lo, hi, seconds + t
+    return lower, upper, seconds
 
 
 def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions = TightenOptions(),
@@ -108,11 +115,10 @@ def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions 
             continue
         encoded = encode_network(net, bounds, blocks_for(net, bounds, upto=pre), upto=pre)
         cols = encoded.columns[pre][unstable]
-        results = _solve_chunks(encoded.model, cols, options, executor, deadline)
-        lo = np.concatenate([r[0] for r in results])
-        hi = np.concatenate([r[1] for r in results])
+        lo, hi, seconds = solve_over_workers(solve_neuron_bounds, encoded.model, cols,
+                                             options, executor, deadline)
         stats["lps"] += 2 * unstable.size
-        stats["highs_time"] += sum(r[2] for r in results)
+        stats["highs_time"] += seconds
         bounds = apply_neuron_bounds(net, bounds, pre, unstable, lo, hi, stats, dp_options)
     return bounds, stats
 

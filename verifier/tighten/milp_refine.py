@@ -29,7 +29,7 @@ from verifier.encode import encode_network
 from verifier.lp import sound_milp_bound
 from verifier.network import Network
 from verifier.relaxations import big_m
-from verifier.tighten.layers import apply_neuron_bounds
+from verifier.tighten.layers import apply_neuron_bounds, solve_over_workers
 from verifier.tighten.options import TightenOptions
 
 
@@ -41,19 +41,21 @@ def refinement_order(pre: Bounds, unstable: np.ndarray) -> np.ndarray:
     return unstable[np.argsort(-height, kind="stable")]
 
 
-def milp_neuron_bounds(model: LinearModel, cols: np.ndarray, time_limit: float,
+def milp_neuron_bounds(model: LinearModel, cols: np.ndarray, options: TightenOptions,
                        deadline: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Certified ``(lower, upper)`` of ``cols`` by one MILP per bound in one HiGHS object
-    (what a worker process runs), and the seconds inside HiGHS. Entries stay
-    ``-inf``/``+inf`` where a solve gave no dual bound or the deadline passed."""
+    """Certified ``(lower, upper)`` of ``cols`` by one MILP per bound, each within
+    ``options.milp_time_limit``, in one HiGHS object (what a worker process runs), and the
+    seconds inside HiGHS. Entries stay ``-inf``/``+inf`` where a solve gave no dual bound
+    or the deadline passed."""
     backend = HighsBackend(HighsOptions(threads=1))
     backend.load(model)
     lower = np.full(cols.size, -np.inf)
     upper = np.full(cols.size, np.inf)
     for k, col in enumerate(cols):
         for sign in (1.0, -1.0):
-            seconds = time_limit if deadline is None else min(time_limit,
-                                                              deadline - time.monotonic())
+            seconds = options.milp_time_limit
+            if deadline is not None:
+                seconds = min(seconds, deadline - time.monotonic())
             if seconds <= 0:
                 return lower, upper, backend.total_time
             c = np.zeros(model.n_cols)
@@ -67,23 +69,6 @@ def milp_neuron_bounds(model: LinearModel, cols: np.ndarray, time_limit: float,
             else:
                 upper[k] = -bound
     return lower, upper, backend.total_time
-
-
-def _chunks_solved(model, cols, options: TightenOptions, executor, deadline):
-    """:func:`milp_neuron_bounds` on ``cols``, dealt round-robin over ``options.workers``
-    processes when an executor is given (so each worker starts with the neurons that matter
-    most); ``(lower, upper, highs seconds)`` in the order of ``cols``."""
-    workers = 1 if executor is None else max(1, min(options.workers, cols.size))
-    if workers == 1:
-        return milp_neuron_bounds(model, cols, options.milp_time_limit, deadline)
-    picks = [np.arange(i, cols.size, workers) for i in range(workers)]
-    futures = [executor.submit(milp_neuron_bounds, model, cols[p], options.milp_time_limit,
-                               deadline) for p in picks]
-    lower, upper, seconds = np.full(cols.size, -np.inf), np.full(cols.size, np.inf), 0.0
-    for p, future in zip(picks, futures):
-        lo, hi, t = future.result()
-        lower[p], upper[p], seconds = lo, hi, seconds + t
-    return lower, upper, seconds
 
 
 def milp_refine(net: Network, bounds: dict[str, Bounds], options: TightenOptions,
@@ -119,8 +104,9 @@ def milp_refine(net: Network, bounds: dict[str, Bounds], options: TightenOptions
         order = refinement_order(bounds[pre], unstable)
         blocks = {r: [big_m(bounds[net.inputs_of(r)[0]], r)] for r in relus[:index]}
         encoded = encode_network(net, bounds, blocks, upto=pre)
-        lo, hi, seconds = _chunks_solved(encoded.model, encoded.columns[pre][order], options,
-                                         executor, deadline)
+        lo, hi, seconds = solve_over_workers(milp_neuron_bounds, encoded.model,
+                                             encoded.columns[pre][order], options, executor,
+                                             deadline)
         stats["milps"] += int(np.isfinite(lo).sum() + np.isfinite(hi).sum())
         stats["refined"] += int(np.sum(np.isfinite(lo) | np.isfinite(hi)))
         stats["highs_time"] += seconds
