@@ -18,7 +18,8 @@ from verifier.errors import NetworkError
 
 def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndarray,
                          scales: list[np.ndarray], unstable_counts: bool = False,
-                         deadline: float | None = None):
+                         deadline: float | None = None,
+                         relative_margin: float = ROUNDING_MARGIN):
     """Sound lower bounds of ``C @ f(x)`` over each box.
 
     Args:
@@ -29,6 +30,8 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
         unstable_counts: also return, per box, the number of unstable ReLUs.
         deadline: ``time.monotonic()``; :class:`~verifier.errors.TimeLimitReached` is raised
             between layers once it passed.
+        relative_margin: the rounding margin per unit of ``scales`` (``ROUNDING_MARGIN``,
+            or the smaller :func:`~verifier.bounds.rounding.chain_relative_margin`).
     Returns:
         (B, m) lower bounds (and (B,) counts when asked).
     """
@@ -42,7 +45,7 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
         n = W.shape[0]
         WpT = np.ascontiguousarray(np.maximum(W, 0).T)   # contiguous: much faster in BLAS
         WnT = np.ascontiguousarray(np.minimum(W, 0).T)
-        margin = ROUNDING_MARGIN * scales[j] + TINY
+        margin = relative_margin * scales[j] + TINY
         l_box = post_lo @ WpT + post_hi @ WnT + b - margin
         u_box = post_hi @ WpT + post_lo @ WnT + b + margin
         if not relu_after:
@@ -54,7 +57,7 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
             both = np.ascontiguousarray(np.broadcast_to(np.concatenate([eye, -eye]),
                                                         (B, 2 * n, n)))
             bounds = backsub_lower(chain, j, both, lines, lower, upper, deadline)
-            margin = ROUNDING_MARGIN * scales[j] + TINY
+            margin = relative_margin * scales[j] + TINY
             l = np.maximum(bounds[:, :n] - margin, l_box)
             u = np.minimum(-bounds[:, n:] + margin, u_box)
         lines.append(batched_relu_lines(l, u))
@@ -66,9 +69,9 @@ def batched_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
     C = np.atleast_2d(C)
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
     value = backsub_lower(chain, last, M, lines, lower, upper, deadline)
-    value = value - ROUNDING_MARGIN * (np.abs(C) @ scales[last]) - TINY
+    value = value - relative_margin * (np.abs(C) @ scales[last]) - TINY
     # the interval box of the output bounds C y too: keep the better of the two
     Cp, Cn = np.maximum(C, 0), np.minimum(C, 0)
-    from_box = l_box @ Cp.T + u_box @ Cn.T - ROUNDING_MARGIN * (np.abs(C) @ scales[last]) - TINY
+    from_box = l_box @ Cp.T + u_box @ Cn.T - relative_margin * (np.abs(C) @ scales[last]) - TINY
     result = np.maximum(value, from_box)
     return (result, unstable) if unstable_counts else result

@@ -12,6 +12,8 @@ from verifier.tighten import TightenOptions
 from verifier.witness import FalsifyOptions
 
 SPLIT_RULES = ("mixed", "widest", "smear")
+#: ``SplitOptions.intermediate`` choices
+INTERMEDIATE_BOUNDS = ("hybrid", "forward", "backward")
 
 
 @dataclass(frozen=True)
@@ -26,24 +28,34 @@ class SplitOptions:
             ``width_i * |g_i|``, Neurify's).
         leaf_unstable: pieces with at most this many unstable ReLUs are solved exactly
             by a small MILP.
-        leaf_per_step: at most this many such MILPs per step.
+        leaf_per_step: at most this many such MILPs per step (0, the default: none; on
+            ACAS Xu a leaf MILP costs as much as a thousand pieces, see bench/README.md).
         leaf_time_limit: seconds per leaf MILP.
         order: which open pieces come first: lowest ``"bound"`` or lowest margin at the
             parent's ``"centre"``.
+        intermediate: how a piece's ReLU layers are bounded: ``"hybrid"`` (forward linear
+            forms in the input, then back-substitution for the neurons they leave
+            unstable; as tight as ``"backward"``, cheaper on small pieces), ``"forward"``
+            (forward forms only: cheapest, loosest) or ``"backward"`` (DeepPoly
+            back-substitution from every neuron).
     """
 
     batch: int = 256
     rule: str = "mixed"
     leaf_unstable: int = 12
-    leaf_per_step: int = 16
+    leaf_per_step: int = 0
     leaf_time_limit: float = 10.0
     order: str = "bound"
+    intermediate: str = "hybrid"
 
     def __post_init__(self):
         if self.rule not in SPLIT_RULES:
             raise OptionError(f"unknown split rule {self.rule!r}; use one of {SPLIT_RULES}")
         if self.order not in ("bound", "centre"):
             raise OptionError(f"unknown split order {self.order!r}; use bound or centre")
+        if self.intermediate not in INTERMEDIATE_BOUNDS:
+            raise OptionError(f"unknown split intermediate bounds {self.intermediate!r}; "
+                              f"use one of {INTERMEDIATE_BOUNDS}")
         if self.batch < 1:
             raise OptionError(f"split batch must be >= 1, got {self.batch}")
 

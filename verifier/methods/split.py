@@ -1,17 +1,24 @@
 """``split``: branch and bound over the input box, many pieces per step.
 
 For networks with few inputs (ACAS Xu, control policies) the input box is split into
-pieces, each bounded by batched DeepPoly (:func:`~verifier.bounds.batched.batched_output_lower`,
-one matrix product per layer for the whole batch). Pieces whose bound is > 0 are proved;
-pieces with few unstable ReLUs are solved exactly by a small MILP; the centres (and, for
-at most six free inputs, the corners) of the others are evaluated, and a point of margin
-<= 0 is replayed as a counterexample. Each open piece is halved along one input
+pieces, thousands bounded per step. By default (``SplitOptions.intermediate="hybrid"``) a
+piece's ReLU layers are bounded by forward linear forms in the input, the neurons these
+leave unstable again by back-substitution, both intersected with the bounds of the
+piece's parent (:func:`~verifier.bounds.forward.forward_output_lower`); the output rows
+are back-substituted through the resulting lines. Pieces whose bound is > 0 are proved;
+optionally (``leaf_per_step``) pieces with few unstable ReLUs are solved by a small MILP.
+The centres of the open pieces, the vertices where their bounds' linear forms are
+smallest and the corners of the weakest few are evaluated, and a point of margin <= 0 is
+replayed as a counterexample. Each open piece is halved along one input
 (``SplitOptions.rule``; by default the largest ``width_i * (|g_i| + mean_j |g_j|)``, ``g``
 the gradient of the violated row at the centre).
 
-Soundness: a piece's bound is batched DeepPoly's, rounded outward with the magnitude
-scales of the whole box (valid for every piece inside it), or a leaf MILP's dual bound made
-safe; the engine keeps the minimum over the proved pieces (:mod:`.branching.engine`).
+Soundness: a piece's bound is a DeepPoly bound rounded outward by the chain's margin
+(:func:`~verifier.bounds.rounding.chain_relative_margin`) times magnitude scales of the
+whole box (valid for every piece inside it), or a leaf MILP's dual bound made safe; the
+bounds a piece inherits hold on its parent, hence on it, and are stored as float32
+rounded outward; the engine keeps the minimum over the proved pieces
+(:mod:`.branching.engine`).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import numpy as np
 
 from verifier.bounds.batched import batched_output_lower
 from verifier.bounds.chain import dense_chain, magnitude_scales
+from verifier.bounds.forward import forward_output_lower
+from verifier.bounds.rounding import chain_relative_margin
 from verifier.errors import NetworkError
 from verifier.methods.branching.disjunct import Disjunct
 from verifier.methods.branching.domains import DomainBatch
@@ -34,12 +43,16 @@ from verifier.methods.options import SplitOptions
 from verifier.methods.outcome import MethodOutcome
 from verifier.witness import output_gradient, replay
 
-#: at most this many free inputs: every corner of every open piece is evaluated
+#: at most this many free inputs: the corners of the weakest open pieces are evaluated
 CORNER_INPUTS = 6
+#: that many of the open pieces (lowest bounds) per step
+CORNER_PIECES = 16
 #: candidates the short projected gradient search starts from
 PGD_STARTS = 8
 #: above this many inputs the first step bounds one piece, to learn what a piece costs
 LARGE_INPUT = 100
+#: above this many inputs pieces are bounded by back-substitution only
+FORWARD_INPUTS = 32
 
 
 class InputSplit:
@@ -54,6 +67,8 @@ class InputSplit:
             ctx, chain, disjunct, options, stats)
         case = ctx.case
         self.scales = magnitude_scales(chain, case.lower, case.upper)
+        self.relative_margin = chain_relative_margin(chain)
+        self.intermediate = intermediate_bounds(ctx.net.n_inputs, options)
         self.free = case.upper > case.lower
         n_free = int(self.free.sum())
         self.corner_bits = None
@@ -78,12 +93,29 @@ class InputSplit:
         lo, hi = batch["lower"], batch["upper"]
         d = self.disjunct
         start = time.perf_counter()
-        forms, unstable = batched_output_lower(self.chain, lo, hi, d.C, self.scales,
-                                               unstable_counts=True,
-                                               deadline=self.ctx.deadline)
+        opts = self.options
+        if self.intermediate != "backward":
+            known = None
+            if "pre_lo" in batch.fields:     # the parent's bounds (float32, rounded outward)
+                known = [(a.astype(np.float64), b.astype(np.float64))
+                         for a, b in zip(batch["pre_lo"], batch["pre_hi"])]
+            piece = forward_output_lower(
+                self.chain, lo, hi, d.C, self.scales, known=known,
+                relative_margin=self.relative_margin,
+                refine=self.intermediate == "hybrid", deadline=self.ctx.deadline)
+            forms, unstable = piece.bounds, piece.unstable
+            row = np.argmax(forms - d.c0, axis=1)
+            data = DomainBatch({"vertex": piece.minimizers[np.arange(len(lo)), row],
+                                "pre_lo": [outward32(p[0], -np.inf) for p in piece.pre],
+                                "pre_hi": [outward32(p[1], np.inf) for p in piece.pre]})
+        else:
+            forms, unstable = batched_output_lower(self.chain, lo, hi, d.C, self.scales,
+                                                   unstable_counts=True,
+                                                   deadline=self.ctx.deadline,
+                                                   relative_margin=self.relative_margin)
+            data = DomainBatch({})
         self.seconds_per_box = (time.perf_counter() - start) / len(lo)
         bound = (forms - d.c0).max(axis=1)
-        opts = self.options
         leaves = np.flatnonzero((bound <= level) & (unstable <= opts.leaf_unstable))
         for i in leaves[:opts.leaf_per_step]:
             self.ctx.check_time()
@@ -95,10 +127,10 @@ class InputSplit:
             if leaf_x is not None:
                 witness = replay(self.ctx.net, d.single, leaf_x, 0, self.ctx.onnx_path)
                 if witness is not None:
-                    return Bounded(bound, DomainBatch({}), witness)
+                    return Bounded(bound, data, witness)
             if leaf_bound > level:
                 bound[i] = leaf_bound
-        return Bounded(bound, DomainBatch({}))
+        return Bounded(bound, data)
 
     def _evaluate_centres(self, lo: np.ndarray, hi: np.ndarray):
         """The pieces' centres, every node's value there, the rows' violations and the
@@ -111,21 +143,28 @@ class InputSplit:
         return self._centre
 
     def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
-        """The open pieces' centres (and corners, for few free inputs)."""
+        """The open pieces' centres, the vertices where their bounds' linear forms are
+        smallest, and (for few free inputs) the corners of the ``CORNER_PIECES`` pieces
+        of lowest bound; PGD starts from the best of them."""
         lo, hi = batch["lower"], batch["upper"]
         net, d = self.ctx.net, self.disjunct
         centre, values, viol, margin = self._evaluate_centres(lo, hi)
-        k = int(np.argmin(margin))
-        candidate, candidate_margin = centre[k], float(margin[k])
-        if self.corner_bits is not None and candidate_margin > 0:
-            # every corner of every open piece (violations often sit on the box boundary)
-            corners = lo[:, None, :] + self.corner_bits[None, :, :] * (hi - lo)[:, None, :]
+        points, point_margin = [centre], [margin]
+        if "vertex" in data.fields:
+            points.append(data["vertex"])
+            point_margin.append(d.margins(net, data["vertex"]))
+        if self.corner_bits is not None:
+            # violations often sit on the box boundary: every corner of the weakest pieces
+            weak = np.argsort(lower)[:CORNER_PIECES]
+            corners = (lo[weak, None, :]
+                       + self.corner_bits[None, :, :] * (hi - lo)[weak, None, :])
             corners = corners.reshape(-1, lo.shape[1])
-            corner_margin = d.margins(net, corners)
-            j = int(np.argmin(corner_margin))
-            if corner_margin[j] < candidate_margin:
-                candidate, candidate_margin = corners[j], float(corner_margin[j])
-        return candidate, candidate_margin, centre[np.argsort(margin)[:PGD_STARTS]]
+            points.append(corners)
+            point_margin.append(d.margins(net, corners))
+        points, point_margin = np.vstack(points), np.concatenate(point_margin)
+        order = np.argsort(point_margin)
+        k = int(order[0])
+        return points[k], float(point_margin[k]), points[order[:PGD_STARTS]]
 
     def branch(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
         """Halve every open piece along the input its rule picks; children
@@ -151,8 +190,24 @@ class InputSplit:
         right_lo[rows, dim] = mid
         children = DomainBatch({"lower": np.vstack([right_lo, lo]),
                                 "upper": np.vstack([hi, left_hi])})
+        if "pre_lo" in data.fields:
+            children = children.replace(
+                pre_lo=[np.vstack([a, a]) for a in data["pre_lo"]],
+                pre_hi=[np.vstack([a, a]) for a in data["pre_hi"]])
         key = margin if self.options.order == "centre" else lower
         return children, np.concatenate([lower, lower]), np.concatenate([key, key])
+
+
+def intermediate_bounds(n_inputs: int, options: SplitOptions) -> str:
+    """``options.intermediate``, but ``"backward"`` above ``FORWARD_INPUTS`` inputs (a
+    forward form has a coefficient per input, per neuron and per piece)."""
+    return options.intermediate if n_inputs <= FORWARD_INPUTS else "backward"
+
+
+def outward32(bound: np.ndarray, direction: float) -> np.ndarray:
+    """``bound`` as float32, rounded toward ``direction`` (-inf: never above the float64
+    value, +inf: never below): half the memory for the bounds pieces carry."""
+    return np.nextafter(bound.astype(np.float32), np.float32(direction))
 
 
 def optimum_tolerance(ctx: CaseContext) -> float | None:
@@ -192,6 +247,10 @@ def split_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcom
                   seed=ctx.options.seed + 1)
     root = DomainBatch({"lower": ctx.case.lower[None, :].copy(),
                         "upper": ctx.case.upper[None, :].copy()})
+    if search.intermediate != "backward":      # no bounds known yet: the parents' to come
+        widths = [W.shape[0] for W, _, relu in chain if relu]
+        root = root.replace(pre_lo=[np.full((1, n), -np.inf, np.float32) for n in widths],
+                            pre_hi=[np.full((1, n), np.inf, np.float32) for n in widths])
     engine = EngineOptions("split", batch=options.batch, selection="partition", pgd_every=1,
                            pgd=pgd, optimum_tolerance=optimum_tolerance(ctx))
     result = branch_and_bound(ctx, search, root, search.disjunct, engine, stats)

@@ -62,42 +62,104 @@ class OpenDomains:
     ``pop`` takes the ``count`` domains of lowest priority: ``"sorted"`` returns them in
     priority order (ties by age), ``"partition"`` in queue order (any ``count`` lowest:
     cheaper for large queues). New domains go to the end of the queue.
+
+    The domains live in arrays with spare room at the end (doubled when full); a popped
+    domain's slot is only marked free, and the free slots are squeezed out once they are
+    half of the arrays. So a step costs the rows it pops and pushes (and a pass over the
+    priorities), not a copy of the whole queue: searches that carry per-layer bounds
+    per domain keep hundreds of thousands open.
     """
 
     def __init__(self, root: DomainBatch, lower: float = -np.inf, selection: str = "sorted"):
         if selection not in ("sorted", "partition"):
             raise ValueError(f"unknown selection {selection!r}")
-        self.domains = root
-        self.lower = np.full(len(root), float(lower))
-        self.priority = np.full(len(root), float(lower))
         self.selection = selection
+        n = len(root)
+        self._fields = {k: _grow(v, max(n, 16)) for k, v in root.fields.items()}
+        self._used = n
+        self._alive = np.zeros(max(n, 16), dtype=bool)
+        self._alive[:n] = True
+        self._count = n
+        self._lower = np.full(max(n, 16), np.inf)
+        self._lower[:n] = lower
+        self._priority = np.full(max(n, 16), np.inf)
+        self._priority[:n] = lower
 
     def __len__(self) -> int:
-        return self.lower.size
+        return self._count
 
     def min_lower(self) -> float:
-        return float(self.lower.min()) if self.lower.size else np.inf
+        return float(self._lower[:self._used].min()) if self._count else np.inf
 
     def pop(self, count: int) -> tuple[DomainBatch, np.ndarray]:
         """(the domains taken, their lower bounds); they leave the queue."""
-        n = len(self)
-        if n <= count:
-            take = np.arange(n)
-        elif self.selection == "sorted":
-            take = np.argsort(self.priority, kind="stable")[:count]
-        else:
-            mask = np.zeros(n, dtype=bool)
-            mask[np.argpartition(self.priority, count)[:count]] = True
-            take = np.flatnonzero(mask)
-        keep = np.ones(n, dtype=bool)
-        keep[take] = False
-        batch, lower = self.domains.take(take), self.lower[take]
-        self.domains = self.domains.take(keep)
-        self.lower, self.priority = self.lower[keep], self.priority[keep]
+        slots = np.flatnonzero(self._alive[:self._used])
+        if slots.size > count:
+            priority = self._priority[slots]
+            if self.selection == "sorted":
+                slots = slots[np.argsort(priority, kind="stable")[:count]]
+            else:
+                slots = np.sort(slots[np.argpartition(priority, count)[:count]])
+        batch = DomainBatch({k: _take(v, slots) for k, v in self._fields.items()})
+        lower = self._lower[slots].copy()
+        self._alive[slots] = False
+        self._lower[slots] = np.inf
+        self._priority[slots] = np.inf
+        self._count -= slots.size
+        if self._used > 1024 and self._count < self._used // 2:
+            self._squeeze()
         return batch, lower
 
     def push(self, domains: DomainBatch, lower: np.ndarray, priority: np.ndarray) -> None:
         """Append domains with their sound lower bounds and priorities."""
-        self.domains = DomainBatch.concat([self.domains, domains])
-        self.lower = np.concatenate([self.lower, lower])
-        self.priority = np.concatenate([self.priority, priority])
+        m = len(domains)
+        if m == 0:
+            return
+        need = self._used + m
+        if need > self._alive.size:
+            size = max(need, 2 * self._alive.size)
+            self._fields = {k: _grow(v, size, self._used) for k, v in self._fields.items()}
+            self._alive = _grow(self._alive, size, self._used)
+            self._lower = _grow(self._lower, size, self._used, np.inf)
+            self._priority = _grow(self._priority, size, self._used, np.inf)
+        new = slice(self._used, need)
+        for k, v in self._fields.items():
+            _put(v, new, domains.fields[k])
+        self._alive[new] = True
+        self._lower[new] = lower
+        self._priority[new] = priority
+        self._used = need
+        self._count += m
+
+    def _squeeze(self) -> None:
+        """Move the open domains to the front, in order."""
+        slots = np.flatnonzero(self._alive[:self._used])
+        n = slots.size
+        for k, v in self._fields.items():
+            _put(v, slice(0, n), _take(v, slots))
+        for name, fill in (("_lower", np.inf), ("_priority", np.inf)):
+            arr = getattr(self, name)
+            arr[:n] = arr[slots]
+            arr[n:] = fill
+        self._alive[:n] = True
+        self._alive[n:] = False
+        self._used = n
+
+
+def _grow(value, size: int, used: int | None = None, fill=0):
+    """A field (array or list of arrays) with room for ``size`` domains; the first
+    ``used`` (all, when None) rows copied."""
+    if isinstance(value, list):
+        return [_grow(v, size, used, fill) for v in value]
+    used = value.shape[0] if used is None else used
+    out = np.full((size,) + value.shape[1:], fill, dtype=value.dtype)
+    out[:used] = value[:used]
+    return out
+
+
+def _put(target, rows, value) -> None:
+    if isinstance(target, list):
+        for t, v in zip(target, value):
+            t[rows] = v
+    else:
+        target[rows] = value

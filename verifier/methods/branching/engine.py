@@ -134,8 +134,10 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
                      options: EngineOptions, stats: dict) -> SearchResult:
     """Run a search from ``root`` until every domain is pruned, a counterexample is
     replayed, the queue grows past ``max_open``, a domain cannot be split, or the case's
-    deadline passes. ``stats`` gets ``domains``, ``steps``, ``open``, ``seconds`` and
-    ``domains_per_second`` (the search may add its own counters)."""
+    deadline passes. ``stats`` gets ``domains``, ``steps``, ``open``, ``seconds``,
+    ``domains_per_second`` and the seconds of each step's parts, ``seconds_bound``,
+    ``seconds_falsify`` (candidates and their projected gradient search) and
+    ``seconds_branch`` (the search may add its own counters)."""
     queue = OpenDomains(root, selection=options.selection)
     proved_min = np.inf
     best = (None, np.inf)
@@ -162,10 +164,12 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
         batch, batch_lower = queue.pop(search.batch_size(options.batch, ctx.remaining()))
         stats["steps"] += 1
         stats["domains"] += len(batch)
+        tick = time.perf_counter()
         try:
             bounded = search.bound(batch, batch_lower, _prune_level(options, best[1]))
         except TimeLimitReached:
             return end(min(queue.min_lower(), float(batch_lower.min())), timed_out=True)
+        tick = _clock(stats, "bound", tick)
         seeking = options.optimum_tolerance is not None
         if bounded.witness is not None:
             if bounded.witness.margin < best[1]:
@@ -184,6 +188,7 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
         best, witness = refine_candidate(ctx, disjunct, x, margin, starts, options.pgd, best,
                                          run_pgd=(stats["steps"] - 1) % options.pgd_every == 0,
                                          seeking=seeking)
+        tick = _clock(stats, "falsify", tick)
         if witness is not None and not seeking:
             return end(min(queue.min_lower(), float(lower.min())), witness=witness)
         if seeking:       # the step's candidates may have lowered the bar
@@ -194,6 +199,7 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
             if not lower.size:
                 continue
         children = search.branch(sub, lower, data)
+        _clock(stats, "branch", tick)
         if children is None:
             # a domain no split can help (every ReLU fixed, the exact LP not > 0, its
             # optimum not replayable: a margin within rounding of 0): stop honestly
@@ -204,6 +210,13 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
     if options.optimum_tolerance is not None and np.isfinite(best[1]):
         result.optimum = float(best[1])
     return result
+
+
+def _clock(stats: dict, step: str, since: float) -> float:
+    """Add the seconds since ``since`` to ``stats["seconds_<step>"]``; return now."""
+    now = time.perf_counter()
+    stats[f"seconds_{step}"] = stats.get(f"seconds_{step}", 0.0) + now - since
+    return now
 
 
 def _prune_level(options: EngineOptions, best_margin: float) -> float:
