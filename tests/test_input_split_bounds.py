@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from helpers import random_box, random_network, sample_box
 from verifier.bounds.batched import batched_output_lower
 from verifier.bounds.chain import dense_chain, magnitude_scales
-from verifier.bounds.forward import forward_bounds, forward_output_lower
+from verifier.bounds.forward import forward_output_lower
 from verifier.bounds.rounding import ROUNDING_MARGIN, chain_relative_margin
 from verifier.methods.branching.domains import DomainBatch, OpenDomains
 
