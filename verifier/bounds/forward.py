@@ -29,6 +29,10 @@ from verifier.bounds.backsub import backsub_linear, backsub_lower, box_minimum
 from verifier.bounds.chain import batched_relu_lines
 from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
 
+#: back-substitute a whole padded row block per box once the unstable neurons fill this
+#: share of it (no copies of the lines); below, one domain per (box, neuron) pair
+PADDED_FILL = 0.5
+
 
 def form_minimum(F: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """``min over box b of F[i, b, :d] @ x + F[i, b, d]``: (n, B), for F (n, B, d + 1)
@@ -113,23 +117,42 @@ def refine_unstable(chain, j: int, lines: list, lo: np.ndarray, hi: np.ndarray,
     bounded again by back-substitution through the ReLU lines of layers ``< j``, the
     better of the two kept.
 
-    Only the (box, neuron) pairs that are unstable are back-substituted: each is one
-    domain of two rows (``+e_i``, ``-e_i``) with its box's lines, so the cost follows the
-    number of unstable neurons, not the batch times the layer's width.
+    Only unstable neurons are back-substituted (rows ``+e_i`` and ``-e_i``). When most
+    boxes have about as many as the most crowded one, each box takes ``2 k`` rows (k that
+    largest count, shorter lists repeating a neuron) with its own lines; otherwise every
+    (box, neuron) pair is a domain of its own with a copy of its box's lines, so the cost
+    follows the number of unstable neurons rather than the batch times the largest count.
     """
-    box, neuron = np.nonzero((lo < 0) & (hi > 0))
-    if box.size == 0:
+    unstable = (lo < 0) & (hi > 0)
+    counts = unstable.sum(axis=1)
+    total, k = int(counts.sum()), int(counts.max(initial=0))
+    if total == 0:
         return lo, hi
-    n = lo.shape[1]
-    M = np.zeros((box.size, 2, n))
-    rows = np.arange(box.size)
-    M[rows, 0, neuron] = 1.0
-    M[rows, 1, neuron] = -1.0
-    pair_lines = [tuple(a[box] for a in layer) for layer in lines[:j]]
-    value = backsub_lower(chain, j, M, pair_lines, lower[box], upper[box], deadline)
+    B, n = lo.shape
     lo, hi = lo.copy(), hi.copy()
-    lo[box, neuron] = np.maximum(lo[box, neuron], value[:, 0] - margin[neuron])
-    hi[box, neuron] = np.minimum(hi[box, neuron], -value[:, 1] + margin[neuron])
+    if total >= PADDED_FILL * B * k:
+        order = np.argsort(~unstable, axis=1, kind="stable")[:, :k]   # unstable first
+        slot = np.arange(k)[None, :]
+        neuron = np.where(slot < counts[:, None], order, order[:, :1])
+        box = np.broadcast_to(np.arange(B)[:, None], neuron.shape)
+        M = np.zeros((B, 2 * k, n))
+        M[box, slot, neuron] = 1.0
+        M[box, k + slot, neuron] = -1.0
+        value = backsub_lower(chain, j, M, lines[:j], lower, upper, deadline)
+        low, high = value[:, :k], value[:, k:]
+    else:
+        box, neuron = np.nonzero(unstable)         # row-major: boxes in order
+        M = np.zeros((total, 2, n))
+        rows = np.arange(total)
+        M[rows, 0, neuron] = 1.0
+        M[rows, 1, neuron] = -1.0
+        pair_lines = [tuple(a.repeat(counts, axis=0) for a in layer) for layer in lines[:j]]
+        value = backsub_lower(chain, j, M, pair_lines, lower.repeat(counts, axis=0),
+                              upper.repeat(counts, axis=0), deadline)
+        low, high = value[:, 0], value[:, 1]
+    # a repeated neuron gets the same value twice: the assignments agree
+    lo[box, neuron] = np.maximum(lo[box, neuron], low - margin[neuron])
+    hi[box, neuron] = np.minimum(hi[box, neuron], -high + margin[neuron])
     return lo, hi
 
 
