@@ -14,9 +14,10 @@ Soundness: with ``A+ = max(A, 0)`` and ``A- = min(A, 0)``, ``W+ L + W- U + b <= 
 whenever ``L <= y <= U``; the ReLU lines are DeepPoly's (lower ``a_lo z`` with
 ``a_lo`` in {0, 1}, upper ``a_up z + c_up``, valid on ``[l, u]``). A form's minimum over a
 box is exact in reals; the float64 error of the coefficients and of the minimum is below
-``ROUNDING_MARGIN * T_j`` (``T_j`` of :func:`~verifier.bounds.chain.magnitude_scales`
-bounds ``sum |coef| |x| + |const|`` of every form of layer j, as it bounds the terms of
-back-substitution), which is subtracted.
+``relative_margin * T_j`` (``T_j`` of :func:`~verifier.bounds.chain.magnitude_scales` of a
+box containing every piece bounds ``sum |coef| |x| + |const|`` of every form of layer j, as
+it bounds the terms of back-substitution; ``relative_margin`` is ``ROUNDING_MARGIN`` or
+:func:`~verifier.bounds.rounding.chain_relative_margin`), which is subtracted.
 """
 
 from __future__ import annotations

@@ -135,7 +135,8 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
     """Run a search from ``root`` until every domain is pruned, a counterexample is
     replayed, the queue grows past ``max_open``, a domain cannot be split, or the case's
     deadline passes. ``stats`` gets ``domains``, ``steps``, ``open``, ``seconds``,
-    ``domains_per_second`` and the seconds of each step's parts, ``seconds_bound``,
+    ``domains_per_second``, ``max_open`` (the most open at once) and the seconds of each
+    step's parts, ``seconds_bound``,
     ``seconds_falsify`` (candidates and their projected gradient search) and
     ``seconds_branch`` (the search may add its own counters)."""
     queue = OpenDomains(root, selection=options.selection)
@@ -206,6 +207,7 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
             stats["stuck"] = True
             return end(min(queue.min_lower(), float(lower.min())))
         queue.push(*children)
+        stats["max_open"] = max(stats.get("max_open", 0), len(queue))
     result = end(np.inf, finished=True)
     if options.optimum_tolerance is not None and np.isfinite(best[1]):
         result.optimum = float(best[1])
