@@ -170,8 +170,10 @@ def forward_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
     C = np.atleast_2d(C)
     B = lower.shape[0]
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
-    const, coef = backsub_linear(chain, last, M, lines, deadline=deadline)
-    value = box_minimum(const, coef, lower, upper)
+    stops = ([lo for lo, _ in pre], [hi for _, hi in pre])
+    const, coef, early = backsub_linear(chain, last, M, lines, stops=stops,
+                                        deadline=deadline)
+    value = np.maximum(box_minimum(const, coef, lower, upper), early)
     margin = relative_margin * (np.abs(C) @ scales[last]) + TINY
     Cp, Cn = np.maximum(C, 0.0), np.minimum(C, 0.0)
     from_box = out_lo @ Cp.T + out_hi @ Cn.T         # out_lo/hi carry their margin

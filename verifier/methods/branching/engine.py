@@ -136,9 +136,8 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
     replayed, the queue grows past ``max_open``, a domain cannot be split, or the case's
     deadline passes. ``stats`` gets ``domains``, ``steps``, ``open``, ``seconds``,
     ``domains_per_second``, ``max_open`` (the most open at once) and the seconds of each
-    step's parts, ``seconds_bound``,
-    ``seconds_falsify`` (candidates and their projected gradient search) and
-    ``seconds_branch`` (the search may add its own counters)."""
+    step's parts, ``seconds_bound``, ``seconds_falsify`` (candidates and their projected
+    gradient search) and ``seconds_branch`` (the search may add its own counters)."""
     queue = OpenDomains(root, selection=options.selection)
     proved_min = np.inf
     best = (None, np.inf)
@@ -154,10 +153,7 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
     shown = started
     while len(queue):
         stats["open"] = len(queue)
-        if ctx.live is not None and time.perf_counter() - shown >= LIVE_EVERY:
-            shown = time.perf_counter()
-            ctx.live(_status(options.name, stats, shown - started, queue, proved_min, best,
-                             ctx.remaining()))
+        shown = _show_live(ctx, options.name, stats, started, shown, queue, proved_min, best)
         if ctx.remaining() <= 0:
             return end(queue.min_lower(), timed_out=True)
         if options.max_open is not None and len(queue) > options.max_open:
@@ -212,6 +208,16 @@ def branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch, disjun
     if options.optimum_tolerance is not None and np.isfinite(best[1]):
         result.optimum = float(best[1])
     return result
+
+
+def _show_live(ctx, name, stats, started, shown, queue, proved_min, best) -> float:
+    """Print the live status line when ``LIVE_EVERY`` seconds passed since ``shown``;
+    return when it was last shown."""
+    now = time.perf_counter()
+    if ctx.live is None or now - shown < LIVE_EVERY:
+        return shown
+    ctx.live(_status(name, stats, now - started, queue, proved_min, best, ctx.remaining()))
+    return now
 
 
 def _clock(stats: dict, step: str, since: float) -> float:
