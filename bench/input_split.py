@@ -46,6 +46,7 @@ CONFIGURATIONS = {
     "backward": lambda: SplitOptions(intermediate="backward"),
     "leaf-milps": lambda: SplitOptions(leaf_per_step=16),
     "widest": lambda: SplitOptions(rule="widest"),
+    "batch1024": lambda: SplitOptions(batch=1024),
 }
 
 
