@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scripts.make_demo_network import to_onnx  # noqa: E402
 from verifier.methods import CaseContext, METHODS, VerifyOptions  # noqa: E402
 from verifier.network import Network  # noqa: E402
 from verifier.spec import halfspace_property  # noqa: E402
@@ -70,32 +71,6 @@ def make_layers(rng: np.random.Generator, n_in: int, widths: list[int], n_out: i
         layers.append((W, b))
         prev = w
     return layers
-
-
-def to_onnx(layers, name: str):
-    """A Gemm/Relu chain as an ONNX model (float32, opset 13)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-    nodes, inits, current = [], [], "input"
-    for k, (W, b) in enumerate(layers):
-        inits += [numpy_helper.from_array(W, name=f"W{k}"), numpy_helper.from_array(b, f"b{k}")]
-        last = k == len(layers) - 1
-        out = "output" if last else f"gemm{k}"
-        nodes.append(helper.make_node("Gemm", [current, f"W{k}", f"b{k}"], [out],
-                                      name=f"Gemm_{k}", transB=1))
-        current = out
-        if not last:
-            nodes.append(helper.make_node("Relu", [current], [f"relu{k}"], name=f"Relu_{k}"))
-            current = f"relu{k}"
-    graph = helper.make_graph(
-        nodes, name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, layers[0][0].shape[1]])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, layers[-1][0].shape[0]])],
-        initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="verifier/bench/lowdim.py")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
 
 
 def network_of(layers) -> Network:
@@ -135,7 +110,8 @@ def main(argv=None) -> int:
     rows = []
     for name, n_in, widths, n_out in NETS:
         layers = make_layers(rng, n_in, widths, n_out)
-        onnx.save(to_onnx(layers, name), str(args.out / "onnx" / f"{name}.onnx"))
+        onnx.save(to_onnx(layers, name, producer="verifier/bench/lowdim.py"),
+                  str(args.out / "onnx" / f"{name}.onnx"))
         net = network_of(layers)
         centre = rng.uniform(-1, 1, n_in)
         radius = rng.uniform(0.2, 1.0, n_in)

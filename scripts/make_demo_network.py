@@ -75,7 +75,9 @@ def numpy_logits(layers, X: np.ndarray) -> np.ndarray:
     return h
 
 
-def to_onnx(layers):
+def to_onnx(layers, name: str = "digits_64_32_32_10",
+            producer: str = "verifier/scripts/make_demo_network.py"):
+    """A Gemm/Relu chain ``[(W, b)]`` (float32) as a checked ONNX model (opset 13)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -97,12 +99,12 @@ def to_onnx(layers):
             nodes.append(helper.make_node("Relu", [current], [relu_out], name=f"Relu_{k}"))
             current = relu_out
     graph = helper.make_graph(
-        nodes, "digits_64_32_32_10",
+        nodes, name,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", n_in])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n_out])],
         initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="verifier/scripts/make_demo_network.py")
+                              producer_name=producer)
     model.ir_version = 8  # readable by any onnxruntime >= 1.10
     onnx.checker.check_model(model, full_check=True)
     return model
