@@ -97,8 +97,7 @@ class InputSplit:
         if self.intermediate != "backward":
             known = None
             if "pre_lo" in batch.fields:     # the parent's bounds (float32, rounded outward)
-                known = [(a.astype(np.float64), b.astype(np.float64))
-                         for a, b in zip(batch["pre_lo"], batch["pre_hi"])]
+                known = list(zip(batch["pre_lo"], batch["pre_hi"]))
             piece = forward_output_lower(
                 self.chain, lo, hi, d.C, self.scales, known=known,
                 relative_margin=self.relative_margin,
@@ -149,19 +148,18 @@ class InputSplit:
         lo, hi = batch["lower"], batch["upper"]
         net, d = self.ctx.net, self.disjunct
         centre, values, viol, margin = self._evaluate_centres(lo, hi)
-        points, point_margin = [centre], [margin]
-        if "vertex" in data.fields:
-            points.append(data["vertex"])
-            point_margin.append(d.margins(net, data["vertex"]))
+        extra = [data["vertex"]] if "vertex" in data.fields else []
         if self.corner_bits is not None:
             # violations often sit on the box boundary: every corner of the weakest pieces
             weak = np.argsort(lower)[:CORNER_PIECES]
             corners = (lo[weak, None, :]
                        + self.corner_bits[None, :, :] * (hi - lo)[weak, None, :])
-            corners = corners.reshape(-1, lo.shape[1])
-            points.append(corners)
-            point_margin.append(d.margins(net, corners))
-        points, point_margin = np.vstack(points), np.concatenate(point_margin)
+            extra.append(corners.reshape(-1, lo.shape[1]))
+        points, point_margin = centre, margin
+        if extra:                    # one forward pass for the vertices and corners
+            extra = np.vstack(extra)
+            points = np.vstack([centre, extra])
+            point_margin = np.concatenate([margin, d.margins(net, extra)])
         order = np.argsort(point_margin)
         k = int(order[0])
         return points[k], float(point_margin[k]), points[order[:PGD_STARTS]]
