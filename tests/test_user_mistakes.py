@@ -320,10 +320,10 @@ def test_long_searches_report_a_live_line(monkeypatch):
     """A branch and bound reports domains, bound and time left while it runs (the CLI
     shows it on a terminal only)."""
     from helpers import random_box, random_network
-    from verifier.methods.branching import engine
+    from verifier.methods.branching import protocol
     from verifier.spec import halfspace_property
     from verifier.verify import verify
-    monkeypatch.setattr(engine, "LIVE_EVERY", 0.0)
+    monkeypatch.setattr(protocol, "LIVE_EVERY", 0.0)
     rng = np.random.default_rng(0)
     net = random_network(rng, 3, [20, 20], 2)
     lo, hi = random_box(rng, 3)

@@ -40,7 +40,12 @@ def add_parser(subparsers) -> None:
     v.add_argument("--result-file", metavar="OUT",
                    help="write a VNN-COMP result file (verdict + counterexample)")
     v.add_argument("--workers", type=positive_int, default=1,
-                   help="processes for LP tightening (1)")
+                   help="worker processes sharing one instance: the branch and bound's "
+                        "open sub-domains (bab, split, exact, auto) and the per-neuron "
+                        "LP/MILP tightening (1: all in this process)")
+    v.add_argument("--scheduler", metavar="tcp://HOST:PORT|local",
+                   help="run the workers on a Dask cluster (needs verifier[cluster]); "
+                        "'local' starts a LocalCluster of --workers processes")
     add_tighten_arguments(v)
     v.add_argument("--k", type=positive_int, default=3, help="k-ReLU group size (krelu; 3)")
     v.add_argument("--ns", type=positive_int, default=100, help="k-ReLU chunk size (krelu; 100)")
@@ -72,6 +77,7 @@ def run(args) -> int:
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
     options = VerifyOptions(lp_tighten=not args.no_tighten, workers=args.workers,
+                            scheduler=args.scheduler,
                             tighten=TightenOptions(method=args.tighten,
                                                    milp_layers=args.milp_refine,
                                                    milp_time_limit=args.milp_refine_seconds),

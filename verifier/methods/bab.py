@@ -110,6 +110,9 @@ class ReluSplit:
     def batch_size(self, default: int, remaining: float) -> int:
         return default
 
+    def note_cost(self, seconds_per_domain: float) -> None:
+        pass
+
     def bound(self, batch: DomainBatch, lower: np.ndarray, level: float = 0.0) -> Bounded:
         ctx, d, opts, case = self.ctx, self.disjunct, self.options, self.ctx.case
         lo, hi, state = batch["lo"], batch["hi"], batch["state"]

@@ -30,7 +30,8 @@ class CaseContext:
     Attributes:
         net, case, options: what is verified, and how.
         deadline: ``time.monotonic()`` value at which the methods must stop.
-        executor: worker processes for per-neuron tightening, or None.
+        executor: the run's worker pool (per-neuron tightening, branch and bound), or
+            None.
         timings: seconds per phase (shared with the :class:`~verifier.verify.Result`).
         stats: counters per method (shared with the result).
         onnx_path: the ONNX file, to replay witnesses in onnxruntime too.
@@ -58,6 +59,13 @@ class CaseContext:
     refined_bounds: dict[str, Bounds] | None = None
     alpha_margins: dict[tuple, tuple[Any, float]] = field(default_factory=dict)
     krelu: "KReluCase | None" = None
+
+    def portable(self) -> "CaseContext":
+        """A copy for a worker process: the network, case, options, deadline and ONNX
+        path, with fresh timings and stats, and no pool, live callback or cached
+        bounds (the searches carry what they need)."""
+        return CaseContext(self.net, self.case, self.options, self.deadline,
+                           onnx_path=self.onnx_path)
 
     # ---------------------------------------------------------------- time
     def remaining(self) -> float:

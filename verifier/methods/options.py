@@ -133,7 +133,10 @@ class VerifyOptions:
         timeout: wall-clock seconds for the whole property (finite, > 0).
         lp_tighten: tighten pre-activation bounds before the LP/MILP-based methods
             (``tighten.method``: alpha or LP).
-        workers: processes for per-neuron LP tightening.
+        workers: worker processes: a branch and bound's sub-domains and the per-neuron
+            tightening's LPs are shared among them (1: everything in this process).
+        scheduler: None (local processes), ``"local"`` (a Dask LocalCluster of
+            ``workers`` processes) or a Dask scheduler's address ``tcp://host:port``.
         falsify, deeppoly, tighten, krelu, split, bab, milp: options of those steps.
         seed: seed of every random choice.
         full_solve: solve each LP/MILP to its optimum even when a cheaper bound already
@@ -149,6 +152,7 @@ class VerifyOptions:
     timeout: float = 60.0
     lp_tighten: bool = True
     workers: int = 1
+    scheduler: str | None = None
     falsify: FalsifyOptions = field(default_factory=FalsifyOptions)
     deeppoly: DeepPolyOptions = field(default_factory=DeepPolyOptions)
     tighten: TightenOptions = field(default_factory=TightenOptions)
@@ -168,6 +172,10 @@ class VerifyOptions:
                               f"got {self.timeout!r}")
         if self.workers < 1:
             raise OptionError(f"workers must be >= 1, got {self.workers}")
+        if self.scheduler is not None and not (self.scheduler == "local"
+                                               or self.scheduler.startswith("tcp://")):
+            raise OptionError(f"scheduler must be 'local' or tcp://host:port, "
+                              f"got {self.scheduler!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

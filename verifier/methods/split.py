@@ -23,7 +23,6 @@ rounded outward; the engine keeps the minimum over the proved pieces
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -87,12 +86,14 @@ class InputSplit:
             return 1 if self.ctx.net.n_inputs > LARGE_INPUT else default
         return max(1, min(default, int(0.5 * remaining / max(self.seconds_per_box, 1e-9))))
 
+    def note_cost(self, seconds_per_domain: float) -> None:
+        self.seconds_per_box = seconds_per_domain
+
     def bound(self, batch: DomainBatch, lower: np.ndarray, level: float = 0.0) -> Bounded:
         """Batched DeepPoly on every piece, then exact MILPs on a few small ones at or
         below ``level``."""
         lo, hi = batch["lower"], batch["upper"]
         d = self.disjunct
-        start = time.perf_counter()
         opts = self.options
         if self.intermediate != "backward":
             known = None
@@ -113,7 +114,6 @@ class InputSplit:
                                                    deadline=self.ctx.deadline,
                                                    relative_margin=self.relative_margin)
             data = DomainBatch({})
-        self.seconds_per_box = (time.perf_counter() - start) / len(lo)
         bound = (forms - d.c0).max(axis=1)
         leaves = np.flatnonzero((bound <= level) & (unstable <= opts.leaf_unstable))
         for i in leaves[:opts.leaf_per_step]:

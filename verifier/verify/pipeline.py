@@ -14,7 +14,6 @@ Soundness rules kept here:
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Callable
 
@@ -24,6 +23,7 @@ from solvers import SolverFailure
 from solvers.highs import highs_version
 from verifier.errors import OptionError, SoundnessError, TimeLimitReached
 from verifier.methods import METHOD_NAMES, METHODS, CaseContext, VerifyOptions, auto_plan
+from verifier.methods.branching.workers import open_pool
 from verifier.methods.outcome import MethodOutcome
 from verifier.network import Network
 from verifier.spec import Property
@@ -100,8 +100,7 @@ def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str
     for k, case in enumerate(prop.cases):
         for d in range(len(case.disjuncts)):
             result.disjuncts.append(DisjunctOutcome(k, d))
-    executor = (ProcessPoolExecutor(max_workers=options.workers)
-                if options.workers > 1 else None)
+    executor = open_pool(options.workers, options.scheduler)
     contexts = [CaseContext(net, case, options, deadline, executor, result.timings,
                             result.stats, onnx_path, live) for case in prop.cases]
     try:

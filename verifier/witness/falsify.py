@@ -84,7 +84,7 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
     margins, _ = _margins(net, A, b, X)
     best = int(np.argmin(margins))
     best_x, best_m = X[best].copy(), float(margins[best])
-    if best_m <= 0 or A.shape[0] == 0 or np.all(hi == lo):
+    if best_m <= 0 or A.shape[0] == 0 or np.all(hi == lo) or options.pgd_restarts < 1:
         return best_x, best_m
     # PGD from the best few points
     order = np.argsort(margins)[:options.pgd_restarts]
