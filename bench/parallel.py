@@ -4,13 +4,15 @@ the branch and bound.
 
     python bench/parallel.py --mnistfc 256x4/2021/prop_9_0.03 --eran 6x100:img12
     python bench/parallel.py --mnistfc 256x6/2022/prop_3_0.05 --run 1 --run 2 --run dask2
+    python bench/parallel.py --eran 6x100:img0 --method triangle --tighten lp   # LP tightening
 
 Rows: ``--mnistfc NET/YEAR/PROP`` (a row of mnistfc/instances.csv, its timeout unless
 ``--timeout``) and ``--eran NET:imgK`` (ERAN's image K at ε 0.026, the kPoly/PRIMA
 setting). Runs: ``N`` (``verify --workers N``: local processes) and ``daskN`` (a Dask
 LocalCluster of N single-threaded workers, ``--scheduler local``; the cluster's start is
-counted). Method ``auto``, BLAS single-threaded everywhere; each run starts from a freshly
-loaded network. The speed-up is the 1-worker time over the run's time, and is only shown
+counted). Method ``auto`` unless ``--method``, BLAS single-threaded everywhere; each run
+starts from a freshly loaded network. ``tighten s`` is the time of the per-neuron LP
+(``--tighten lp``) or MILP (``--milp-refine L``) tightening, which the workers share too. The speed-up is the 1-worker time over the run's time, and is only shown
 when both runs decided the row.
 """
 
@@ -28,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verifier.methods import VerifyOptions  # noqa: E402
+from verifier.methods.options import BabOptions, TightenOptions  # noqa: E402
 from verifier.network import load_network  # noqa: E402
 from verifier.spec import linf_robustness, load_vnnlib  # noqa: E402
 from verifier.verify.pipeline import verify  # noqa: E402
@@ -66,22 +69,27 @@ def eran_row(name: str) -> tuple:
     return f"eran {name}", onnx, make, "", 300.0
 
 
-def run_once(onnx: Path, make, run: str, timeout: float) -> dict:
-    """One ``verify`` of the row with the run's workers: verdict, seconds, sub-domains."""
+def run_once(onnx: Path, make, run: str, timeout: float, method: str = "auto",
+             tighten: str = "alpha", milp_layers: int = 0) -> dict:
+    """One ``verify`` of the row with the run's workers: verdict, seconds, sub-domains,
+    seconds of the search and of the LP/MILP tightening."""
     net = load_network(str(onnx))
     prop = make(net)
     dask = run.startswith("dask")
     workers = int(run.removeprefix("dask"))
     options = VerifyOptions(workers=workers, scheduler="local" if dask else None,
-                            blas_threads=1)
+                            blas_threads=1,
+                            tighten=TightenOptions(method=tighten, milp_layers=milp_layers),
+                            bab=BabOptions(refine_share=0.3 if milp_layers else 0.0))
     start = time.perf_counter()
-    result = verify(net, prop, method="auto", timeout=timeout, options=options)
+    result = verify(net, prop, method=method, timeout=timeout, options=options)
     seconds = time.perf_counter() - start
     searches = result.stats.get("bab", []) + result.stats.get("split", [])
     return {"verdict": result.verdict, "seconds": seconds,
             "domains": sum(s.get("domains", 0) for s in searches),
             "search": sum(s.get("seconds", 0.0) for s in searches),
-            "requeued": sum(s.get("requeued", 0) for s in searches)}
+            "requeued": sum(s.get("requeued", 0) for s in searches),
+            "tighten": sum(result.timings.get(k, 0.0) for k in ("lp_tighten", "milp_refine"))}
 
 
 def main(argv=None) -> int:
@@ -91,17 +99,25 @@ def main(argv=None) -> int:
     parser.add_argument("--run", action="append", metavar="N|daskN",
                         help="runs to compare (default: 1, 2 and dask2)")
     parser.add_argument("--timeout", type=float, help="seconds per run (default: the row's)")
+    parser.add_argument("--method", default="auto", help="verification method (auto)")
+    parser.add_argument("--tighten", default="alpha", choices=["alpha", "lp"],
+                        help="intermediate-bound tightening (alpha; lp: per-neuron LPs, "
+                             "spread over the workers)")
+    parser.add_argument("--milp-refine", type=int, default=0, metavar="L",
+                        help="bab: refine ReLU layers 2..L+1 by per-neuron MILPs first")
     args = parser.parse_args(argv)
     rows = [mnistfc_row(n) for n in args.mnistfc] + [eran_row(n) for n in args.eran]
     runs = args.run or ["1", "2", "dask2"]
     header = (f"{'instance':<32} {'run':<6} {'verdict':<8} {'expected':<8} {'time s':>7} "
-              f"{'speed-up':>8} {'sub-domains':>11} {'in search':>9} {'requeued':>8}")
+              f"{'speed-up':>8} {'sub-domains':>11} {'in search':>9} {'tighten s':>9} "
+              f"{'requeued':>8}")
     print(header)
     print("-" * len(header), flush=True)
     for label, onnx, make, expected, timeout in rows:
         base = None
         for run in runs:
-            r = run_once(onnx, make, run, args.timeout or timeout)
+            r = run_once(onnx, make, run, args.timeout or timeout, args.method, args.tighten,
+                         args.milp_refine)
             decided = r["verdict"] in ("sat", "unsat")
             if run == "1":
                 base = r if decided else None
@@ -109,7 +125,7 @@ def main(argv=None) -> int:
             share = r["search"] / max(r["seconds"], 1e-9)
             print(f"{label:<32} {run:<6} {r['verdict']:<8} {expected:<8} "
                   f"{r['seconds']:>7.1f} {speed:>8} {r['domains']:>11} {share:>9.0%} "
-                  f"{r['requeued']:>8}", flush=True)
+                  f"{r['tighten']:>9.1f} {r['requeued']:>8}", flush=True)
     return 0
 
 

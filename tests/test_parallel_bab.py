@@ -125,3 +125,32 @@ def test_sample_rows_same_verdict_for_1_2_4_workers():
         verdicts = [verify(net, prop, timeout=30, onnx_path=onnx,
                            options=VerifyOptions(workers=w)).verdict for w in (1, 2, 4)]
         assert verdicts == [row["verdict"]] * 3, (row["onnx"], row["vnnlib"], verdicts)
+
+
+@pytest.mark.parametrize("eps,weak_falsifier", [(0.3, False), (0.4, False), (0.6, True)])
+def test_disjuncts_searched_at_once_give_the_serial_verdict(eps, weak_falsifier):
+    """A robustness property has one disjunct per other class; with a pool their searches
+    run at once (sharing the workers), and the verdict is the serial one. At the largest
+    radius (falsification turned down) a search finds a reachable class: its witness
+    stops the other searches."""
+    from dataclasses import replace
+    from verifier.spec import linf_robustness
+    rng = np.random.default_rng(5)
+    net = random_network(rng, 20, [40, 40, 40], 4)
+    x0 = rng.uniform(-1, 1, 20)
+    label = int(np.argmax(net.forward(x0)))
+    prop = linf_robustness(x0, eps, label, 4)
+    options = VerifyOptions()
+    if weak_falsifier:
+        options = replace(options, falsify=replace(options.falsify, random_points=1,
+                                                   pgd_restarts=0))
+    parallel = verify(net, prop, method="bab", timeout=60,
+                      options=replace(options, workers=2))
+    if not weak_falsifier:   # (serially the first disjunct's search takes 10 s there)
+        assert verify(net, prop, method="bab", timeout=60, options=options).verdict == "unsat"
+    assert parallel.verdict == ("sat" if weak_falsifier else "unsat"), parallel.message
+    if parallel.verdict == "sat":
+        assert "bab" in parallel.message
+        assert prop.cases[0].contains_input(parallel.witness.x)
+    else:
+        assert all(o.status == "proved" for o in parallel.disjuncts)

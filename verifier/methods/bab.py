@@ -249,7 +249,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
     ctx.check_time()
     cuts = None
     if opts.cuts:
-        proved, cuts = _root_cuts(ctx, A, b, opts.cut_share)
+        with ctx.lock:          # the case's k-ReLU state is shared by its disjuncts
+            proved, cuts = _root_cuts(ctx, A, b, opts.cut_share)
         if proved is not None:
             return proved
     layers = range(len(chain) - 1)

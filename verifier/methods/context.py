@@ -7,6 +7,7 @@ timings and statistics of the run, and the ONNX file for replaying counterexampl
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,10 @@ class CaseContext:
         refined_bounds: the tightened bounds refined by MILP (:meth:`refined`).
         alpha_margins: memoised alpha margin bounds, keyed by the disjunct's rows.
         krelu: the case's k-ReLU state (:class:`~verifier.methods.krelu.KReluCase`).
+        stop: an event that, once set, ends the methods as if the deadline had passed
+            (the pipeline sets it when one of several concurrent searches answered).
+        lock: held while the lazily computed bounds are computed (searches of several
+            disjuncts of a case may run in threads at once).
     """
 
     net: Network
@@ -59,6 +64,17 @@ class CaseContext:
     refined_bounds: dict[str, Bounds] | None = None
     alpha_margins: dict[tuple, tuple[Any, float]] = field(default_factory=dict)
     krelu: "KReluCase | None" = None
+    stop: threading.Event | None = None
+    lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(lock=None, stop=None, executor=None, live=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     def portable(self) -> "CaseContext":
         """A copy for a worker process: the network, case, options, deadline and ONNX
@@ -69,7 +85,9 @@ class CaseContext:
 
     # ---------------------------------------------------------------- time
     def remaining(self) -> float:
-        """Seconds left before the deadline (negative once passed)."""
+        """Seconds left before the deadline (negative once passed or stopped)."""
+        if self.stop is not None and self.stop.is_set():
+            return -1.0
         return self.deadline - time.monotonic()
 
     def set_budget(self, seconds: float) -> None:
@@ -101,8 +119,9 @@ class CaseContext:
         bounds = self.tightened()
         if self.options.tighten.milp_layers == 0 or share <= 0:
             return bounds
-        if self.refined_bounds is None:
-            self.refined_bounds = self._improved("milp_refine", milp_refine, bounds, share)
+        with self.lock:
+            if self.refined_bounds is None:
+                self.refined_bounds = self._improved("milp_refine", milp_refine, bounds, share)
         return self.refined_bounds
 
     def _improved(self, key: str, improve, bounds: dict[str, Bounds],
@@ -111,7 +130,9 @@ class CaseContext:
         within ``share`` of the remaining time, its time and HiGHS time recorded under
         ``key``."""
         deadline = time.monotonic() + share * max(self.remaining(), 0.0)
-        options = replace(self.options.tighten, workers=self.options.workers)
+        # as many at once as the pool has workers (a Dask cluster may have more)
+        workers = getattr(self.executor, "workers", self.options.workers)
+        options = replace(self.options.tighten, workers=workers)
         improved, stats = self.timed(key, lambda: improve(
             self.net, bounds, options, executor=self.executor, deadline=deadline,
             dp_options=self.options.deeppoly))
@@ -122,6 +143,10 @@ class CaseContext:
     # ---------------------------------------------------------------- bounds
     def interval(self) -> dict[str, Bounds]:
         """Interval bounds of every node on the case's box."""
+        with self.lock:
+            return self._compute_interval()
+
+    def _compute_interval(self) -> dict[str, Bounds]:
         if self.interval_bounds is None:
             self.interval_bounds = self.timed("bounds", lambda: interval_bounds(
                 self.net, self.case.lower, self.case.upper))
@@ -130,6 +155,10 @@ class CaseContext:
     def deeppoly(self) -> dict[str, Bounds]:
         """DeepPoly bounds of every node (raises :class:`TimeLimitReached` past the
         deadline: big convolutional layers take minutes)."""
+        with self.lock:
+            return self._compute_deeppoly()
+
+    def _compute_deeppoly(self) -> dict[str, Bounds]:
         if self.deeppoly_bounds is None:
             self.deeppoly_bounds = self.timed("bounds", lambda: deeppoly_bounds(
                 self.net, self.case.lower, self.case.upper, self.options.deeppoly,
@@ -139,6 +168,10 @@ class CaseContext:
     def tightened(self) -> dict[str, Bounds]:
         """DeepPoly bounds, tightened when ``options.lp_tighten`` asks for it (by
         ``options.tighten.method``), within half of the remaining time."""
+        with self.lock:
+            return self._compute_tightened()
+
+    def _compute_tightened(self) -> dict[str, Bounds]:
         if self.tightened_bounds is None:
             bounds = self.deeppoly()
             if self.options.lp_tighten:

@@ -23,11 +23,14 @@ from verifier.methods.triangle import triangle_margin
 
 @dataclass(frozen=True)
 class Method:
-    """A bound method: its function, whether it is complete, and one line of help."""
+    """A bound method: its function, whether it is complete, one line of help, and
+    whether it is a branch and bound whose searches share a worker pool (the pipeline
+    then runs the open disjuncts' searches at once)."""
 
     margin: Callable
     complete: bool
     summary: str
+    searches: bool = False
 
 
 METHODS: dict[str, Method] = {
@@ -36,9 +39,9 @@ METHODS: dict[str, Method] = {
     "triangle": Method(triangle_margin, False, "LP over per-neuron triangles, tightened bounds"),
     "krelu": Method(krelu_margin, False, "triangle LP + multi-neuron k-ReLU hull cuts"),
     "milp": Method(milp_margin, True, "big-M MILP on HiGHS (dual bound, never the incumbent)"),
-    "split": Method(split_margin, True, "input-splitting branch and bound"),
-    "bab": Method(bab_margin, True, "ReLU-split branch and bound (alpha-beta bounds)"),
-    "exact": Method(exact_margin, True, "split for few free inputs, else bab, else milp"),
+    "split": Method(split_margin, True, "input-splitting branch and bound", True),
+    "bab": Method(bab_margin, True, "ReLU-split branch and bound (alpha-beta bounds)", True),
+    "exact": Method(exact_margin, True, "split for few free inputs, else bab, else milp", True),
 }
 
 #: every name ``verify`` accepts: the methods and the ``auto`` plan

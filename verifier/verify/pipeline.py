@@ -13,7 +13,9 @@ Soundness rules kept here:
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Callable
 
@@ -23,6 +25,7 @@ from solvers import SolverFailure
 from solvers.highs import highs_version
 from verifier.errors import OptionError, SoundnessError, TimeLimitReached
 from verifier.methods import METHOD_NAMES, METHODS, CaseContext, VerifyOptions, auto_plan
+from verifier.methods.branching.parallel import uses_pool
 from verifier.methods.branching.workers import open_pool
 from verifier.methods.outcome import MethodOutcome
 from verifier.network import Network
@@ -142,6 +145,9 @@ def _run_method(name: str, net, prop, contexts, result: Result, onnx_path, say
     if not open_:
         return None
     say(f"{name}: {len(open_)} open disjunct(s)")
+    pool = contexts[0].executor
+    if METHODS[name].searches and uses_pool(pool) and len(open_) > 1:
+        return _run_searches_at_once(name, net, prop, contexts, open_, onnx_path, pool.workers)
     for outcome in open_:
         ctx = contexts[outcome.case]
         ctx.check_time()
@@ -157,6 +163,59 @@ def _run_method(name: str, net, prop, contexts, result: Result, onnx_path, say
             witness = replay(net, prop, found.candidate, outcome.case, onnx_path)
             if witness is not None:
                 return witness
+    return None
+
+
+def _run_searches_at_once(name: str, net, prop, contexts, open_: list, onnx_path,
+                          threads: int) -> Witness | None:
+    """:func:`_run_method` for a branch and bound on a worker pool: the open disjuncts'
+    searches run at once, ``threads`` coordinator threads sharing the pool's workers (a
+    search of a small tree cannot keep every worker busy; several can). The first
+    replayed witness stops the other searches; the outcomes are recorded in the
+    disjuncts' order as in the serial loop.
+
+    Raises:
+        TimeLimitReached: no witness, and some search ran out of time.
+    """
+    stop = threading.Event()
+    for ctx in contexts:
+        ctx.stop = stop
+
+    def search(outcome: DisjunctOutcome):
+        ctx = contexts[outcome.case]
+        poly = prop.cases[outcome.case].disjuncts[outcome.disjunct]
+        try:
+            ctx.check_time()
+            found = METHODS[name].margin(ctx, poly.A, poly.b)
+        except (TimeLimitReached, SolverFailure) as exc:
+            return None, None, exc
+        except BaseException:
+            stop.set()                  # a bug: end the other searches too
+            raise
+        witness = None
+        if found.bound <= 0 and found.candidate is not None:
+            witness = replay(net, prop, found.candidate, outcome.case, onnx_path)
+        if witness is not None:
+            stop.set()
+        return found, witness, None
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            answers = list(pool.map(search, open_))
+    finally:
+        for ctx in contexts:
+            ctx.stop = None
+    for _, witness, _ in answers:
+        if witness is not None:
+            return witness
+    for outcome, (found, _, error) in zip(open_, answers):
+        if error is not None:
+            raise error
+        _record(outcome, name, found)
+        if found.timed_out:
+            raise TimeLimitReached(f"{name} ran out of time")
+        if found.bound > 0:
+            outcome.status = "proved"
     return None
 
 
