@@ -56,24 +56,20 @@ def portable_search(search: Search) -> Search:
 
 def run_step(handle, batch: DomainBatch, lower: np.ndarray, best: tuple,
              deadline_wall: float, run_pgd: bool) -> tuple[StepOutcome, str]:
-    """A worker's step: :func:`expand` on the payload's search, with the case's
+    """A worker's step: :func:`expand` on a copy of the payload's search (its own counters
+    and timings, so steps running at once in one worker do not mix), with the case's
     deadline given as wall-clock time (``time.time()``: the same on every machine of a
     cluster, unlike ``time.monotonic()``); returns the outcome, with what the step added
     to the search's counters and the context's timings, and the worker's name."""
-    search, disjunct, options = resolve(handle)
-    ctx = search.ctx
+    template, disjunct, options = resolve(handle)
+    search = copy.copy(template)
+    search.ctx = ctx = copy.copy(template.ctx)
+    search.stats, ctx.timings, ctx.stats = dict(template.stats), {}, {}
     ctx.deadline = time.monotonic() + (deadline_wall - time.time())
-    counters, timings = dict(search.stats), dict(ctx.timings)
     out = expand(ctx, search, disjunct, options, batch, lower, best, run_pgd, search.stats)
-    out.stats = _added(search.stats, counters)
-    out.timings = _added(ctx.timings, timings)
+    out.stats = {k: v for k, v in search.stats.items() if v}
+    out.timings = ctx.timings
     return out, worker_name()
-
-
-def _added(now: dict, before: dict) -> dict:
-    return {k: v - before.get(k, 0) for k, v in now.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and v != before.get(k, 0)}
 
 
 class _Books:

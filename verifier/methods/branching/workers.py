@@ -23,6 +23,7 @@ import pickle
 import shutil
 import socket
 import tempfile
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -105,17 +106,17 @@ class LocalPool(WorkerPool):
         self.generation = 0
         self.executor = ProcessPoolExecutor(max_workers=workers)
         self.directory = tempfile.mkdtemp(prefix="verifier-pool-")
-        self.payloads = 0
+        self.lock = threading.Lock()     # searches of several disjuncts share the pool
 
     def submit(self, fn, /, *args, **kwargs):
-        future = self.executor.submit(fn, *args, **kwargs)
-        future.generation = self.generation
+        with self.lock:
+            future = self.executor.submit(fn, *args, **kwargs)
+            future.generation = self.generation
         return future
 
     def prepare(self, payload) -> PayloadFile:
-        self.payloads += 1
-        path = os.path.join(self.directory, f"payload-{self.payloads}.pickle")
-        with open(path, "wb") as f:
+        descriptor, path = tempfile.mkstemp(suffix=".pickle", dir=self.directory)
+        with os.fdopen(descriptor, "wb") as f:
             pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
         return PayloadFile(path)
 
@@ -131,15 +132,12 @@ class LocalPool(WorkerPool):
     def recover(self, future) -> None:
         """A lost worker breaks the executor: the first lost future of a generation
         replaces it (the others of that generation are lost with it)."""
-        if getattr(future, "generation", None) != self.generation:
-            return
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.executor = ProcessPoolExecutor(max_workers=self.workers)
-        self.generation += 1
-
-    def processes(self) -> list[int]:
-        """The worker processes' ids (those started so far)."""
-        return [p.pid for p in list(self.executor._processes.values())]  # noqa: SLF001
+        with self.lock:
+            if getattr(future, "generation", None) != self.generation:
+                return
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = ProcessPoolExecutor(max_workers=self.workers)
+            self.generation += 1
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.executor.shutdown(wait=wait, cancel_futures=cancel_futures)
@@ -163,7 +161,7 @@ class DaskPool(WorkerPool):
             self.client = Client(self.cluster)
         else:
             try:
-                self.client = Client(scheduler, timeout=30)
+                self.client = Client(scheduler, timeout=10)
             except OSError as exc:
                 raise VerifierError(f"cannot reach the Dask scheduler {scheduler}: "
                                     f"{exc}") from None
