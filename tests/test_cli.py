@@ -452,3 +452,24 @@ def test_verify_bab_with_cuts_and_milp_refinement(capsys, small):
     code, _, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small),
                                     "--milp-refine", "-1"])
     assert_one_line_error(code, err, 2, "milp_layers")
+
+
+@pytest.mark.parametrize("extra", [["--workers", "2"], ["--workers", "2", "--tighten", "lp"]])
+def test_verify_with_workers_gives_the_serial_verdict(extra, capsys, small):
+    """``--workers 2`` (the branch and bound's sub-domains and the LP tightening's neurons
+    on two processes) answers as one process does."""
+    args = ["verify", small["net"], _mid_spec(small), "--method", "bab", "--timeout", "30",
+            "--quiet"]
+    code, out, err = run_cli(capsys, args)
+    assert code == 0, err
+    code2, out2, err2 = run_cli(capsys, args + extra)
+    assert code2 == 0, err2
+    assert out2.splitlines()[0] == out.splitlines()[0]
+
+
+def test_verify_bad_scheduler_is_a_clear_error(capsys, small):
+    code, out, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small),
+                                      "--scheduler", "nowhere"])
+    assert code != 0
+    assert "scheduler must be 'local' or tcp://host:port" in err
+    assert "Traceback" not in err
