@@ -200,22 +200,24 @@ def _run_searches_at_once(name: str, net, prop, contexts, open_: list, onnx_path
         return found, witness, None
 
     try:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            answers = list(pool.map(search, open_))
+        with ThreadPoolExecutor(max_workers=threads) as coordinators:
+            answers = list(coordinators.map(search, open_))
     finally:
         for ctx in contexts:
             ctx.stop = None
+    for outcome, (found, _, _) in zip(open_, answers):
+        if found is not None:
+            _record(outcome, name, found)
+            if found.bound > 0 and not found.timed_out:
+                outcome.status = "proved"
     for _, witness, _ in answers:
         if witness is not None:
             return witness
-    for outcome, (found, _, error) in zip(open_, answers):
+    for found, _, error in answers:
         if error is not None:
             raise error
-        _record(outcome, name, found)
         if found.timed_out:
             raise TimeLimitReached(f"{name} ran out of time")
-        if found.bound > 0:
-            outcome.status = "proved"
     return None
 
 
