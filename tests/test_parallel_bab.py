@@ -154,3 +154,30 @@ def test_disjuncts_searched_at_once_give_the_serial_verdict(eps, weak_falsifier)
         assert prop.cases[0].contains_input(parallel.witness.x)
     else:
         assert all(o.status == "proved" for o in parallel.disjuncts)
+
+
+PARENT = os.getpid()
+
+
+def _solve_or_die(model, cols, options, deadline):
+    """A per-neuron 'solver' whose worker process dies on the first pick of neurons."""
+    if os.getpid() != PARENT and cols[0] == 0:
+        os._exit(1)
+    return -cols.astype(float), cols.astype(float), 0.0
+
+
+def test_tightening_survives_a_lost_worker():
+    """The per-neuron tightening shares the pool: a worker that dies there costs its
+    neurons a solve in this process, not the run; the pool works again afterwards."""
+    from verifier.methods.branching.workers import LocalPool
+    from verifier.tighten.layers import solve_over_workers
+    from verifier.tighten.options import TightenOptions
+    pool = LocalPool(2)
+    try:
+        cols = np.arange(10)
+        lower, upper, _ = solve_over_workers(_solve_or_die, None, cols,
+                                             TightenOptions(workers=2), pool, None)
+        assert np.array_equal(lower, -cols) and np.array_equal(upper, cols)
+        assert pool.submit(abs, -3).result() == 3
+    finally:
+        pool.shutdown()

@@ -77,7 +77,8 @@ def solve_over_workers(solve, model, cols: np.ndarray, options: TightenOptions, 
     """``solve(model, cols, options, deadline) -> (lower, upper, highs seconds)`` on the
     neurons ``cols``, in this process or dealt round-robin over ``options.workers``
     processes (each starts with the first columns: order ``cols`` by priority); the
-    bounds come back in the order of ``cols``."""
+    bounds come back in the order of ``cols``. The neurons of a worker the pool lost
+    (:class:`~verifier.methods.branching.workers.WorkerPool`) are solved in this process."""
     workers = 1 if executor is None else max(1, min(options.workers, cols.size))
     if workers == 1:
         return solve(model, cols, options, deadline)
@@ -85,7 +86,14 @@ def solve_over_workers(solve, model, cols: np.ndarray, options: TightenOptions, 
     futures = [executor.submit(solve, model, cols[p], options, deadline) for p in picks]
     lower, upper, seconds = np.full(cols.size, -np.inf), np.full(cols.size, np.inf), 0.0
     for p, future in zip(picks, futures):
-        lo, hi, t = future.result()
+        try:
+            lo, hi, t = future.result()
+        except Exception as exc:  # noqa: BLE001 - a lost worker's neurons are solved here
+            lost = getattr(executor, "lost", None)
+            if lost is None or not lost(exc):
+                raise
+            executor.recover(future)
+            lo, hi, t = solve(model, cols[p], options, deadline)
         lower[p], upper[p], seconds = lo, hi, seconds + t
     return lower, upper, seconds
 
