@@ -35,6 +35,10 @@ from verifier.threads import blas_threads
 LOST_WORKER_ERRORS = ("KilledWorker", "CommClosedError", "CancelledError",
                       "FutureCancelledError")
 
+#: the environment a local Dask worker starts with (Dask's default without its malloc
+#: setting): single-threaded BLAS
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+
 # per worker process: the payload loaded last (path -> object), and whether BLAS was
 # limited to one thread in this process
 _LOADED: dict = {}
@@ -156,8 +160,13 @@ class DaskPool(WorkerPool):
                                 "'verifier[cluster]'") from None
         self.cluster = None
         if scheduler == "local":
-            self.cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1,
-                                        processes=True, dashboard_address=None)
+            import dask
+            # Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes
+            # glibc's mmap threshold: every array a bound allocates is then mapped and
+            # unmapped afresh, and a step took 2.5x as long (bench/README.md)
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
+                self.cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1,
+                                            processes=True, dashboard_address=None)
             self.client = Client(self.cluster)
         else:
             try:
