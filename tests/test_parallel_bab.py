@@ -181,3 +181,19 @@ def test_tightening_survives_a_lost_worker():
         assert pool.submit(abs, -3).result() == 3
     finally:
         pool.shutdown()
+
+
+def _malloc_trim_setting():
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_local_dask_workers_start_without_the_malloc_trim_setting():
+    """Dask's default MALLOC_TRIM_THRESHOLD_ made every step 2.5x slower (glibc reads it
+    at process start): the LocalCluster's workers start without it."""
+    pytest.importorskip("dask.distributed")
+    from verifier.methods.branching.workers import DaskPool
+    pool = DaskPool(1, "local")
+    try:
+        assert set(pool.client.run(_malloc_trim_setting).values()) == {None}
+    finally:
+        pool.shutdown()
