@@ -12,6 +12,7 @@ from verifier.batch.isolate import DEFAULT_TIMEOUT, ProcessRegistry, Task, run_i
 from verifier.batch.results import (Progress, ResultWriter, output_record, prepare_output,
                                     summarize)
 from verifier.errors import InputFileError, VerifierError
+from verifier.methods.branching.workers import local_cluster
 
 def instance_timeout(inst: Instance, cap: float | None) -> float:
     limits = [t for t in (inst.timeout, cap) if t is not None]
@@ -48,14 +49,13 @@ def run_local(todo, method, cap, workers, on_result):
 
 def run_dask(todo, method, cap, workers, scheduler, on_result):
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise VerifierError("--scheduler needs dask.distributed: pip install "
                             "'verifier[cluster]'") from None
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+        cluster = local_cluster(workers)
         client = Client(cluster)
     else:
         client = Client(scheduler)

@@ -154,19 +154,13 @@ class DaskPool(WorkerPool):
 
     def __init__(self, workers: int, scheduler: str):
         try:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
         except ImportError:
             raise VerifierError("--scheduler needs dask.distributed: pip install "
                                 "'verifier[cluster]'") from None
         self.cluster = None
         if scheduler == "local":
-            import dask
-            # Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes
-            # glibc's mmap threshold: every array a bound allocates is then mapped and
-            # unmapped afresh, and a step took 2.5x as long (bench/README.md)
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
-                self.cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1,
-                                            processes=True, dashboard_address=None)
+            self.cluster = local_cluster(workers)
             self.client = Client(self.cluster)
         else:
             try:
@@ -200,6 +194,21 @@ class DaskPool(WorkerPool):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def local_cluster(workers: int):
+    """A Dask LocalCluster of ``workers`` single-threaded worker processes, started without
+    Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``. That setting also fixes glibc's mmap
+    threshold, so every array a bound allocates is mapped and unmapped afresh: a step took
+    2.5x as long (bench/README.md). glibc reads it once, at process start, and Dask's Nanny
+    writes it into *this* process's environment before spawning a worker (so a cluster
+    started earlier leaves it behind for every later child): it is removed here first."""
+    import dask
+    from dask.distributed import LocalCluster
+    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
+        return LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                            dashboard_address=None)
 
 
 def open_pool(workers: int, scheduler: str | None) -> WorkerPool | None:
