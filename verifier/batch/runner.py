@@ -11,8 +11,8 @@ from verifier.batch.instances import Instance, read_instances, select_instances
 from verifier.batch.isolate import DEFAULT_TIMEOUT, ProcessRegistry, Task, run_isolated
 from verifier.batch.results import (Progress, ResultWriter, output_record, prepare_output,
                                     summarize)
-from verifier.errors import InputFileError, VerifierError
-from verifier.methods.branching.workers import local_cluster
+from verifier.errors import InputFileError
+from verifier.methods.branching.workers import dask_distributed, local_cluster
 
 def instance_timeout(inst: Instance, cap: float | None) -> float:
     limits = [t for t in (inst.timeout, cap) if t is not None]
@@ -48,11 +48,8 @@ def run_local(todo, method, cap, workers, on_result):
 
 
 def run_dask(todo, method, cap, workers, scheduler, on_result):
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError:
-        raise VerifierError("--scheduler needs dask.distributed: pip install "
-                            "'verifier[cluster]'") from None
+    distributed = dask_distributed()
+    Client, as_completed = distributed.Client, distributed.as_completed
     cluster = None
     if scheduler == "local":
         cluster = local_cluster(workers)

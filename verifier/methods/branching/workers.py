@@ -153,11 +153,7 @@ class DaskPool(WorkerPool):
     single-threaded processes; else the address of a running scheduler)."""
 
     def __init__(self, workers: int, scheduler: str):
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise VerifierError("--scheduler needs dask.distributed: pip install "
-                                "'verifier[cluster]'") from None
+        Client = dask_distributed().Client
         self.cluster = None
         if scheduler == "local":
             self.cluster = local_cluster(workers)
@@ -194,6 +190,17 @@ class DaskPool(WorkerPool):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def dask_distributed():
+    """The ``dask.distributed`` module, or a :class:`VerifierError` that says how to install
+    it."""
+    try:
+        import dask.distributed
+    except ImportError:
+        raise VerifierError("--scheduler needs dask.distributed: pip install "
+                            "'verifier[cluster]'") from None
+    return dask.distributed
 
 
 def local_cluster(workers: int):
