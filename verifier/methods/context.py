@@ -144,37 +144,28 @@ class CaseContext:
     def interval(self) -> dict[str, Bounds]:
         """Interval bounds of every node on the case's box."""
         with self.lock:
-            return self._compute_interval()
-
-    def _compute_interval(self) -> dict[str, Bounds]:
-        if self.interval_bounds is None:
-            self.interval_bounds = self.timed("bounds", lambda: interval_bounds(
-                self.net, self.case.lower, self.case.upper))
-        return self.interval_bounds
+            if self.interval_bounds is None:
+                self.interval_bounds = self.timed("bounds", lambda: interval_bounds(
+                    self.net, self.case.lower, self.case.upper))
+            return self.interval_bounds
 
     def deeppoly(self) -> dict[str, Bounds]:
         """DeepPoly bounds of every node (raises :class:`TimeLimitReached` past the
         deadline: big convolutional layers take minutes)."""
         with self.lock:
-            return self._compute_deeppoly()
-
-    def _compute_deeppoly(self) -> dict[str, Bounds]:
-        if self.deeppoly_bounds is None:
-            self.deeppoly_bounds = self.timed("bounds", lambda: deeppoly_bounds(
-                self.net, self.case.lower, self.case.upper, self.options.deeppoly,
-                start=self.interval(), deadline=self.deadline))
-        return self.deeppoly_bounds
+            if self.deeppoly_bounds is None:
+                self.deeppoly_bounds = self.timed("bounds", lambda: deeppoly_bounds(
+                    self.net, self.case.lower, self.case.upper, self.options.deeppoly,
+                    start=self.interval(), deadline=self.deadline))
+            return self.deeppoly_bounds
 
     def tightened(self) -> dict[str, Bounds]:
         """DeepPoly bounds, tightened when ``options.lp_tighten`` asks for it (by
         ``options.tighten.method``), within half of the remaining time."""
         with self.lock:
-            return self._compute_tightened()
-
-    def _compute_tightened(self) -> dict[str, Bounds]:
-        if self.tightened_bounds is None:
-            bounds = self.deeppoly()
-            if self.options.lp_tighten:
-                bounds = self._improved("lp_tighten", tighten_bounds, bounds, 0.5)
-            self.tightened_bounds = bounds
-        return self.tightened_bounds
+            if self.tightened_bounds is None:
+                bounds = self.deeppoly()
+                if self.options.lp_tighten:
+                    bounds = self._improved("lp_tighten", tighten_bounds, bounds, 0.5)
+                self.tightened_bounds = bounds
+            return self.tightened_bounds
