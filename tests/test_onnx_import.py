@@ -372,13 +372,36 @@ def test_inconsistent_gemm_shape_names_the_node():
     assert "fc_wrong" in message and "(1, 5)" in message
 
 
-def test_two_graph_inputs_are_rejected():
+def test_several_inputs_outputs_and_taps_match_onnxruntime():
+    """Two graph inputs (concatenated in order), two outputs and a hidden tensor (appended
+    in order) give the network onnxruntime computes, output by output."""
+    import onnxruntime as ort
+
     extra = [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 3])]
-    model = _model([helper.make_node("Add", ["x", "z"], ["y"])], {}, [1, 3], extra_inputs=extra)
+    nodes = [helper.make_node("Add", ["x", "z"], ["s"]),
+             helper.make_node("Relu", ["s"], ["h"]),
+             helper.make_node("Sub", ["h", "x"], ["y"]),
+             helper.make_node("Mul", ["h", "two"], ["w"])]
+    model = _model(nodes, {"two": np.full(3, 2.0)}, [1, 3], extra_inputs=extra)
+    model.graph.output.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, None))
+    net = import_onnx(model, taps=["s"])
+    assert (net.n_inputs, net.n_outputs) == (6, 9)
+    with_tap = onnx.ModelProto()
+    with_tap.CopyFrom(model)
+    with_tap.graph.output.append(helper.make_tensor_value_info("s", TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(with_tap.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for x in rng.uniform(-1, 1, size=(10, 6)).astype(np.float32):
+        outs = sess.run(["y", "w", "s"], {"x": x[None, :3], "z": x[None, 3:]})
+        expected = np.concatenate([o.reshape(-1) for o in outs])
+        assert np.allclose(net.forward(x.astype(np.float64)), expected, atol=1e-5)
+
+
+def test_unknown_tap_names_the_tensor():
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], {}, [1, 3])
     with pytest.raises(NetworkError) as info:
-        import_onnx(model)
-    message = _one_line(info.value)
-    assert "one graph input" in message and "'z'" in message
+        import_onnx(model, taps=["nowhere"])
+    assert "'nowhere'" in _one_line(info.value)
 
 
 def test_product_of_two_computed_tensors_is_unsupported():

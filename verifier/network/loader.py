@@ -28,12 +28,14 @@ def _read_onnx_gz(path: Path) -> onnx.ModelProto:
         raise InputFileError(f"{path}: not a gzipped ONNX model ({text})") from None
 
 
-def load_network(path, simplify: bool = True) -> Network:
+def load_network(path, simplify: bool = True, inputs=None, taps=()) -> Network:
     """Load ``path`` as a :class:`Network`, choosing the reader by extension.
 
     Args:
         path: a ``.onnx``, ``.onnx.gz`` or ``.nnet`` file.
         simplify: fuse affine chains and drop identities (the function is unchanged).
+        inputs / taps: ONNX only: the graph inputs to take and the hidden tensors to
+            append to the output (see :func:`~verifier.network.onnx_import.translate`).
 
     Raises:
         InputFileError: missing file, unknown extension or unreadable content.
@@ -46,10 +48,13 @@ def load_network(path, simplify: bool = True) -> Network:
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
     if name.endswith(".onnx"):
-        net = import_onnx(path)
+        net = import_onnx(path, inputs, taps)
     elif name.endswith(".onnx.gz"):
-        net = import_onnx(_read_onnx_gz(path))
+        net = import_onnx(_read_onnx_gz(path), inputs, taps)
     elif name.endswith(".nnet"):
+        if inputs is not None or taps:
+            raise InputFileError(f"{path}: a .nnet network has no named inputs or hidden "
+                                 "nodes (hint: use its ONNX form)")
         net = read_nnet(path)
     else:
         raise InputFileError(f"{path}: unknown network file type (hint: use one of "

@@ -24,7 +24,7 @@ Unsupported ops are found by scanning every node before any translation work.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import networkx as nx
 import numpy as np
@@ -37,7 +37,7 @@ from verifier.network.graph import GraphBuilder, Network
 from verifier.network.onnx_context import Tensor, TranslationContext, Value
 
 __all__ = ["import_onnx", "load_onnx_model", "TRANSLATORS", "SUPPORTED_OPS", "unsupported_hint",
-           "Tensor"]
+           "Tensor", "graph_inputs", "translate"]
 
 NONLINEAR_OPS = frozenset({
     "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log", "Softplus", "Softsign", "Elu",
@@ -127,18 +127,21 @@ def is_supported(node: onnx.NodeProto) -> bool:
 
 
 # ====================================================================== driver
-def import_onnx(path_or_model) -> Network:
+def import_onnx(path_or_model, inputs: Sequence[str] | None = None,
+                taps: Sequence[str] = ()) -> Network:
     """Translate an ONNX model (file path or ModelProto) into a :class:`Network`.
 
-    The network maps the flat C-order input (batch dimension dropped) to the flat output.
+    The network maps the flat C-order input (batch dimension dropped; several graph
+    inputs concatenated in order) to the flat output (several graph outputs and the
+    ``taps`` concatenated in order); see :func:`translate`.
 
     Raises:
         InputFileError: missing file or not ONNX.
         UnsupportedOpError: an op outside :data:`TRANSLATORS` (found before any work).
-        NetworkError: NaN/inf weights, inconsistent shapes, several inputs/outputs.
+        NetworkError: NaN/inf weights, inconsistent shapes, unknown input or tap names.
     """
     model, source = load_onnx_model(path_or_model)
-    network, _ = translate(model, source)
+    network, _ = translate(model, source, inputs, taps)
     return network
 
 
@@ -160,15 +163,8 @@ def _opset(model: onnx.ModelProto) -> int:
     return 1
 
 
-def _graph_input(model: onnx.ModelProto, source: str) -> tuple[str, tuple[int, ...], bool]:
-    """The one non-initialiser graph input: (name, full shape with batch 1, batched?)."""
-    inits = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        names = [i.name for i in inputs]
-        raise NetworkError(f"{source}: expected exactly one graph input that is not an "
-                           f"initialiser, found {len(inputs)}: {names}")
-    vi = inputs[0]
+def _input_shape(vi, source: str) -> tuple[int, ...]:
+    """The full shape of graph input ``vi`` (a symbolic leading batch dimension is 1)."""
     dims = list(vi.type.tensor_type.shape.dim)
     shape = []
     for position, d in enumerate(dims):
@@ -179,13 +175,47 @@ def _graph_input(model: onnx.ModelProto, source: str) -> tuple[str, tuple[int, .
         else:
             raise NetworkError(f"{source}: input {vi.name!r} has an unknown dimension at "
                                f"position {position}")
-    batched = len(shape) > 1 and shape[0] == 1
-    return vi.name, tuple(shape), batched
+    return tuple(shape)
 
 
-def translate(model: onnx.ModelProto, source: str = "<model>"
+def graph_inputs(model: onnx.ModelProto, names: Sequence[str] | None = None, source: str = ""
+                 ) -> list[tuple[str, tuple[int, ...]]]:
+    """The graph inputs the network takes, ``(name, full shape)`` in order.
+
+    Args:
+        names: the inputs to take (graph inputs, possibly ones with an initializer, which
+            then become variables); default: every graph input without an initializer.
+
+    Raises:
+        NetworkError: a name that is not a graph input, or no input at all.
+    """
+    inits = {t.name for t in model.graph.initializer}
+    by_name = {i.name: i for i in model.graph.input}
+    if names is None:
+        chosen = [i for i in model.graph.input if i.name not in inits]
+    else:
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise NetworkError(f"{source}: {missing[0]!r} is not a graph input (inputs: "
+                               f"{[i.name for i in model.graph.input]})")
+        chosen = [by_name[n] for n in names]
+    if not chosen:
+        raise NetworkError(f"{source}: the graph has no input that is not an initialiser")
+    return [(vi.name, _input_shape(vi, source)) for vi in chosen]
+
+
+def translate(model: onnx.ModelProto, source: str = "<model>",
+              inputs: Sequence[str] | None = None, taps: Sequence[str] = (),
               ) -> tuple[Network, dict[str, tuple[int, ...]]]:
     """Translate a loaded model; also returns the tracked shape of every tensor.
+
+    The network's input is the flat concatenation of the graph inputs (usually one); its
+    output is the flat concatenation of the graph outputs (usually one) followed by the
+    tensors named in ``taps`` (hidden node outputs a query constrains).
+
+    Args:
+        inputs: the graph inputs to take, in order (default: those without initialiser).
+        taps: ONNX tensor names whose values are appended to the output.
 
     Returns:
         (network, shapes) where shapes maps ONNX tensor names to their logical shapes
@@ -193,31 +223,75 @@ def translate(model: onnx.ModelProto, source: str = "<model>"
     """
     check_supported(model)
     graph = model.graph
-    if len(graph.output) != 1:
-        raise NetworkError(f"{source}: expected exactly one graph output, found "
-                           f"{len(graph.output)}: {[o.name for o in graph.output]}")
-    in_name, in_shape, batched = _graph_input(model, source)
+    if not graph.output:
+        raise NetworkError(f"{source}: the graph has no output")
+    chosen = graph_inputs(model, inputs, source)
+    batched = all(len(shape) > 1 and shape[0] == 1 for _, shape in chosen)
     values: dict[str, Value] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    builder = GraphBuilder(input_shape=in_shape[1:] if batched else in_shape)
-    values[in_name] = Tensor(builder.input_name, in_shape)
+    if len(chosen) == 1:
+        shape = chosen[0][1]
+        builder = GraphBuilder(input_shape=shape[1:] if batched else shape)
+    else:
+        builder = GraphBuilder(input_size=sum(int(np.prod(s)) for _, s in chosen))
     ctx = TranslationContext(builder, values, _opset(model), batched)
+    ctx.node_name, ctx.op_type = "<inputs>", "Input"
+    _bind_inputs(ctx, chosen)
     for index, node in enumerate(graph.node):
         ctx.node_name, ctx.op_type = node_label(node, index), node.op_type
         result = TRANSLATORS[node.op_type](ctx, node)
         for name, value in zip(node.output, result if isinstance(result, tuple) else (result,)):
             if name:
                 values[name] = value
-    out = values.get(graph.output[0].name)
-    if out is None:
-        raise NetworkError(f"{source}: graph output {graph.output[0].name!r} is never produced")
-    if not isinstance(out, Tensor):
-        raise NetworkError(f"{source}: graph output {graph.output[0].name!r} does not depend "
-                           "on the input")
+    out = _output(ctx, [o.name for o in graph.output], list(taps), source)
     _prune(builder, out.node)
     network = builder.build(output=out.node, output_shape=ctx.logical(out.shape))
     shapes = {name: ctx.logical(v.shape if isinstance(v, Tensor) else np.shape(v))
               for name, v in values.items()}
     return network, shapes
+
+
+def _bind_inputs(ctx: TranslationContext, chosen: list[tuple[str, tuple[int, ...]]]) -> None:
+    """Each chosen graph input as a tensor: the Input node itself, or (several inputs) a
+    selection of its consecutive slice."""
+    builder = ctx.builder
+    if len(chosen) == 1:
+        ctx.values[chosen[0][0]] = Tensor(builder.input_name, chosen[0][1])
+        return
+    whole = Tensor(builder.input_name, (builder.size(builder.input_name),))
+    offset = 0
+    for name, shape in chosen:
+        size = int(np.prod(shape))
+        ctx.values[name] = onnx_select.select(
+            ctx, whole, np.arange(offset, offset + size).reshape(shape))
+        offset += size
+
+
+def _output(ctx: TranslationContext, outputs: list[str], taps: list[str], source: str
+            ) -> Tensor:
+    """The network output: the one graph output, or the flat concatenation of the graph
+    outputs and the taps."""
+    for name in outputs + taps:
+        if name not in ctx.values:
+            what = "graph output" if name in outputs else "hidden node output"
+            raise NetworkError(f"{source}: {what} {name!r} is never produced"
+                               + ("" if name in outputs else
+                                  f" (tensors: {_some_tensor_names(ctx)})"))
+    parts = [ctx.values[n] for n in outputs + taps]
+    if len(parts) == 1:
+        if not isinstance(parts[0], Tensor):
+            raise NetworkError(f"{source}: graph output {outputs[0]!r} does not depend on "
+                               "the input")
+        return parts[0]
+    if not any(isinstance(p, Tensor) for p in parts):
+        raise NetworkError(f"{source}: no graph output depends on the input")
+    ctx.node_name, ctx.op_type = "<outputs>", "Concat"
+    return onnx_select.concat_flat(ctx, parts)
+
+
+def _some_tensor_names(ctx: TranslationContext, limit: int = 8) -> str:
+    """A few computed tensor names, for a hint."""
+    names = [n for n, v in ctx.values.items() if isinstance(v, Tensor)]
+    return ", ".join(repr(n) for n in names[:limit]) + (" ..." if len(names) > limit else "")
 
 
 def _prune(builder: GraphBuilder, output: str) -> None:

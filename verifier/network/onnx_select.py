@@ -26,7 +26,7 @@ from verifier.network.onnx_context import Tensor, TranslationContext, Value, att
 from verifier.network.onnx_shape import norm_axes
 from verifier.network.ops import Affine
 
-__all__ = ["select", "slice_indices", "slice_op", "gather", "split", "concat"]
+__all__ = ["select", "slice_indices", "slice_op", "gather", "split", "concat", "concat_flat"]
 
 INT32_MAX, INT64_MAX = int(np.iinfo(np.int32).max), int(np.iinfo(np.int64).max)
 
@@ -213,6 +213,31 @@ def concat(ctx: TranslationContext, node) -> Value:
         shapes = [a.shape if isinstance(a, Tensor) else np.shape(a) for a in args]
         raise ctx.error(f"operand shapes {shapes} do not concatenate on axis {axis}") from None
     return _scatter_sum(ctx, nodes, source, position, constant)
+
+
+def concat_flat(ctx: TranslationContext, parts: list[Value]) -> Tensor:
+    """The flat concatenation of computed tensors and constants, in order (several graph
+    outputs, or outputs and hidden tensors asked for by a query). At least one part must
+    be computed."""
+    nodes: list[Tensor] = []
+    source, position, constant = [], [], []
+    for a in parts:
+        if isinstance(a, Tensor):
+            k = next((i for i, t in enumerate(nodes) if t.node == a.node), len(nodes))
+            if k == len(nodes):
+                nodes.append(Tensor(a.node, (a.size,)))
+            source.append(np.full(a.size, k, dtype=np.int64))
+            position.append(np.arange(a.size, dtype=np.int64))
+            constant.append(np.zeros(a.size))
+        else:
+            flat = np.asarray(a, dtype=np.float64).reshape(-1)
+            source.append(np.full(flat.size, -1, dtype=np.int64))
+            position.append(np.zeros(flat.size, dtype=np.int64))
+            constant.append(flat)
+    if not nodes:
+        raise ctx.error("no part of the concatenation depends on the network input")
+    return _scatter_sum(ctx, nodes, np.concatenate(source), np.concatenate(position),
+                        np.concatenate(constant))
 
 
 def _affine_chain(ctx: TranslationContext, x: Tensor
