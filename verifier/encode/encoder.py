@@ -215,30 +215,43 @@ def encode_network(net: Network, node_bounds: dict[str, Bounds],
 
 
 def with_disjunct(encoded: EncodedNetwork, out_cols: np.ndarray, A: np.ndarray, b: np.ndarray,
-                  t_bounds: tuple[float, float], label: str = "spec") -> LinearModel:
-    """The model ``min t`` s.t. ``A y - t <= b`` (y the output columns), ``t`` in t_bounds.
+                  t_bounds: tuple[float, float], label: str = "spec",
+                  constraints=None, input_rows=None, in_cols=None) -> LinearModel:
+    """The model ``min t`` s.t. ``A y - t <= b`` (y the output columns), ``t`` in t_bounds,
+    ``H y <= h`` for ``constraints = (H, h)`` and ``C x <= d`` for ``input_rows = (C, d)``
+    on the input columns ``in_cols`` (a case's constraints, if any).
 
     ``min t`` is the largest violation margin ``max_i (A_i y - b_i)`` of the unsafe
-    polytope: if a certified lower bound on it is > 0, no point of the relaxation (hence no
-    input) reaches the unsafe set. ``t_bounds`` must contain ``max_i (A_i f(x) - b_i)`` for
-    every input x (e.g. from DeepPoly bounds).
+    polytope: if a certified lower bound on it is > 0 (or the model is certified
+    infeasible), no point of the relaxation (hence no input) reaches the unsafe set.
+    ``t_bounds`` must contain ``max_i (A_i f(x) - b_i)`` for every input x (e.g. from
+    DeepPoly bounds).
     """
     m0 = encoded.model
-    k = A.shape[0]
+    H, h = (np.zeros((0, A.shape[1])), np.zeros(0)) if constraints is None else constraints
+    C, d = (np.zeros((0, 0)), np.zeros(0)) if input_rows is None else input_rows
+    k, kh, kc = A.shape[0], H.shape[0], C.shape[0]
     n = m0.n_cols
     t_col = n
-    dense = np.zeros((k, n + 1))
-    dense[:, out_cols] = A
-    dense[:, t_col] = -1.0
+    dense = np.zeros((k + kh + kc, n + 1))
+    dense[:k, out_cols] = A
+    dense[:k, t_col] = -1.0
+    dense[k:k + kh, out_cols] = H
+    if kc:
+        dense[k + kh:, in_cols] = C
+    b = np.concatenate([np.asarray(b, dtype=np.float64), np.asarray(h, dtype=np.float64),
+                        np.asarray(d, dtype=np.float64)])
     extra = sp.csr_matrix(dense)
     A_full = sp.vstack([sp.hstack([m0.A, sp.csr_matrix((m0.n_rows, 1))]), extra]).tocsr()
     c = np.zeros(n + 1)
     c[t_col] = 1.0
     return replace(m0, c=c, A=A_full,
-                   row_lower=np.concatenate([m0.row_lower, np.full(k, -np.inf)]),
-                   row_upper=np.concatenate([m0.row_upper, np.asarray(b, dtype=np.float64)]),
+                   row_lower=np.concatenate([m0.row_lower, np.full(k + kh + kc, -np.inf)]),
+                   row_upper=np.concatenate([m0.row_upper, b]),
                    col_lower=np.concatenate([m0.col_lower, [t_bounds[0]]]),
                    col_upper=np.concatenate([m0.col_upper, [t_bounds[1]]]),
                    integrality=np.concatenate([m0.integrality, [False]]),
                    col_names=list(m0.col_names) + [f"{label}_margin"],
-                   row_names=list(m0.row_names) + [f"{label}({i})" for i in range(k)])
+                   row_names=list(m0.row_names) + [f"{label}({i})" for i in range(k)]
+                   + [f"constraint({i})" for i in range(kh)]
+                   + [f"input_row({i})" for i in range(kc)])

@@ -29,7 +29,7 @@ from verifier.bounds.optimized import LayerCuts
 from verifier.encode import EncodedNetwork, encode_network, with_disjunct
 from verifier.lp import CutPool, KReluSeparator, minimise_with_cuts
 from verifier.methods.context import CaseContext
-from verifier.methods.margins import margin_range, relaxation_lp_margin
+from verifier.methods.margins import case_constraints, margin_range, relaxation_lp_margin
 from verifier.methods.outcome import MethodOutcome
 from verifier.methods.triangle import triangle_margin
 from verifier.relaxations.krelu import KReluBlocks
@@ -136,7 +136,8 @@ def _separate_margin(ctx: CaseContext, case: KReluCase, A, b, t_bounds, deadline
     """
     opts, net, encoded = ctx.options.krelu, ctx.net, case.encoded
     model = with_disjunct(encoded, encoded.columns[net.output_name], A, b, t_bounds,
-                          label="disjunct")
+                          label="disjunct",
+                          **case_constraints(ctx.case, encoded.columns[net.input_name]))
     backend = HighsBackend(HighsOptions(threads=1))
     backend.load(model)
     stats = {"rounds": 0, "rows_added": 0, "reused_rows": 0, "groups_tested": 0,

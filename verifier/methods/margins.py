@@ -27,6 +27,18 @@ from verifier.spec import Case, OutputPolytope, Property
 RANGE_SLACK = 1e-9
 
 
+def case_constraints(case: Case, in_cols: np.ndarray, relax: float = 0.0) -> dict:
+    """The case's constraint rows and input rows as keyword arguments of
+    :func:`~verifier.encode.with_disjunct` (``in_cols``: the input columns). ``relax > 0``
+    loosens each right-hand side by ``relax * (1 + |rhs|)`` (for a MILP, whose
+    infeasibility is then trusted like its dual bound)."""
+    def loosened(rows):
+        return None if rows is None else (rows.A, rows.b + relax * (1.0 + np.abs(rows.b)))
+
+    return {"constraints": loosened(case.constraints), "input_rows": loosened(case.input_rows),
+            "in_cols": in_cols}
+
+
 def box_rows_lower(A: np.ndarray, b: np.ndarray, box: Bounds) -> np.ndarray:
     """Certified lower bounds of ``A_i y - b_i`` for ``y`` in the box."""
     Ap, An = np.maximum(A, 0), np.minimum(A, 0)
@@ -97,7 +109,8 @@ def relaxation_lp_margin(ctx: CaseContext, A, b, blocks: dict, tag: str,
         return MethodOutcome(t_lo)
     encoded = ctx.timed("encode", lambda: encode_network(ctx.net, bounds, blocks))
     model = with_disjunct(encoded, encoded.columns[ctx.net.output_name], A, b,
-                          (t_lo, t_hi), label="disjunct")
+                          (t_lo, t_hi), label="disjunct",
+                          **case_constraints(ctx.case, encoded.columns[ctx.net.input_name]))
     backend = HighsBackend(HighsOptions(threads=1))
     backend.load(model)
     bound, result = ctx.timed("lp", lambda: certified_minimum(
@@ -122,5 +135,6 @@ def single_disjunct(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> Property:
     """The disjunct ``A y <= b`` over the case's box as a property of its own (what a
     candidate of this disjunct is replayed against)."""
     case = ctx.case
-    return Property((Case(case.lower, case.upper, (OutputPolytope(A, b),)),),
+    return Property((Case(case.lower, case.upper, (OutputPolytope(A, b),),
+                          case.constraints, case.input_rows),),
                     ctx.net.n_inputs, ctx.net.n_outputs)

@@ -5,7 +5,10 @@ tightest bounds of the case. HiGHS solves ``min margin`` with a MIP start from
 falsification; a callback stops as soon as the question is answered: the dual bound
 exceeds 0 (proved) or an incumbent replays as a counterexample. The bound reported is
 HiGHS's *dual bound* made safe (:func:`~verifier.lp.sound_milp_bound`), never the
-incumbent; on time-out the bracket ``[dual bound, incumbent]`` is reported.
+incumbent; on time-out the bracket ``[dual bound, incumbent]`` is reported. A case's
+constraint rows (VNN-LIB 2.0) enter loosened by the same relative margin as the dual
+bound (``MILP_MARGIN``); if HiGHS finds even the loosened model infeasible, the disjunct
+is proved (the same trust as in its dual bound).
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from solvers import Status
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
 from verifier.bounds import DeepPolyOptions, deeppoly_bounds, output_form_bounds
 from verifier.encode import EncodedNetwork, encode_network, with_disjunct
-from verifier.lp import sound_milp_bound
+from verifier.lp import MILP_MARGIN, sound_milp_bound
 from verifier.methods.context import CaseContext
 from verifier.methods.krelu import case_cut_rows, krelu_separation_margin
-from verifier.methods.margins import RANGE_SLACK, margin_range, single_disjunct
+from verifier.methods.margins import (RANGE_SLACK, case_constraints, margin_range,
+                                      single_disjunct)
 from verifier.methods.outcome import MethodOutcome
 from verifier.network import Network
 from verifier.relaxations import big_m
@@ -60,8 +64,9 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome
     if t_lo > 0 and not ctx.options.full_solve:
         return MethodOutcome(t_lo, bracket=(t_lo, np.inf))
     encoded = encode_network(net, bounds, bigm_blocks(net, bounds))
+    rows = case_constraints(ctx.case, encoded.columns[net.input_name], relax=MILP_MARGIN)
     model = with_disjunct(encoded, encoded.columns[net.output_name], A, b, (t_lo, t_hi),
-                          label="disjunct")
+                          label="disjunct", **rows)
     in_cols = encoded.columns[net.input_name]
     x0, _ = falsify_disjunct(net, ctx.case, A, b, ctx.options.falsify, deadline=ctx.deadline)
     single = single_disjunct(ctx, A, b)
@@ -93,6 +98,9 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome
     ctx.stats.setdefault("milp", []).append({**model.summary(), "status": result.status.value,
                                              "nodes": result.iterations})
     bound = max(sound_milp_bound(result), t_lo)
+    constrained = rows["constraints"] is not None or rows["input_rows"] is not None
+    if constrained and result.status == Status.INFEASIBLE:
+        bound = np.inf     # not even the loosened constraint rows can be met (see above)
     incumbent = result.objective if result.objective is not None else np.inf
     optimum = None
     if result.status == Status.OPTIMAL and np.isfinite(incumbent):

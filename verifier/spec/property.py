@@ -18,15 +18,22 @@ from verifier.errors import EmptyInputBoxError, SpecError
 
 @dataclass(frozen=True, eq=False)
 class OutputPolytope:
-    """The unsafe output set ``{y : A y <= b}``.
+    """The unsafe output set ``{y : A y <= b}`` (``A_i y < b_i`` on the rows marked strict).
+
+    Every bound method works with the closure (``<=`` everywhere): a margin bound > 0
+    proves that no point of the closure, hence none of the set, is reached. Only the
+    replay of a witness (:meth:`contains`) tells strict rows apart.
 
     Attributes:
         A: (m, n_outputs) float64 matrix (m may be 0: every output is unsafe).
         b: (m,) float64 vector.
+        strict: (m,) bool, or None when no row is strict (VNN-LIB 1.0 reads ``<`` as
+            ``<=``; VNN-LIB 2.0 queries keep the difference).
     """
 
     A: np.ndarray
     b: np.ndarray
+    strict: np.ndarray | None = None
 
     def __post_init__(self):
         A = np.atleast_2d(np.asarray(self.A, dtype=np.float64))
@@ -35,6 +42,22 @@ class OutputPolytope:
             raise SpecError(f"output polytope: A has {A.shape[0]} rows, b has {b.shape[0]}")
         object.__setattr__(self, "A", A)
         object.__setattr__(self, "b", b)
+        if self.strict is not None:
+            strict = np.asarray(self.strict, dtype=bool).reshape(-1)
+            if strict.shape != b.shape:
+                raise SpecError(f"output polytope: {strict.size} strictness flags for "
+                                f"{b.size} rows")
+            object.__setattr__(self, "strict", strict if strict.any() else None)
+
+    def contains(self, y: np.ndarray) -> bool:
+        """Whether the single output ``y`` satisfies every row exactly (strict rows
+        strictly)."""
+        if self.A.shape[0] == 0:
+            return True
+        slack = self.A @ np.asarray(y, dtype=np.float64).reshape(-1) - self.b
+        if self.strict is None:
+            return bool(np.all(slack <= 0))
+        return bool(np.all(np.where(self.strict, slack < 0, slack <= 0)))
 
     def margin(self, y: np.ndarray) -> np.ndarray:
         """``max_i (A y - b)_i`` per sample: <= 0 exactly when y is in the polytope.
@@ -54,11 +77,29 @@ class OutputPolytope:
 
 @dataclass(frozen=True, eq=False)
 class Case:
-    """One input box with the disjunction of unsafe output polytopes that goes with it."""
+    """One input box with the disjunction of unsafe output polytopes that goes with it.
+
+    Attributes:
+        lower / upper: (n_inputs,) the input box.
+        disjuncts: the unsafe output polytopes.
+        constraints: rows ``H y <= h`` (non-strict) that every point of the case also
+            satisfies, over the network output (VNN-LIB 2.0 queries: linear constraints
+            between inputs and equalities, read through the joint network's output).
+            The unsafe set of disjunct ``d`` is ``{x in box : H f(x) <= h, A_d f(x) <=
+            b_d}``. Methods that cannot use the rows bound the larger set without them
+            (sound); LP and MILP methods add them as rows; replays check them. None: no
+            such rows.
+        input_rows: rows ``C x <= d`` (non-strict) on the input itself, a further
+            restriction of the box (VNN-LIB 2.0 linear input constraints), treated like
+            ``constraints``; the box contains every point that meets them. None: no such
+            rows.
+    """
 
     lower: np.ndarray
     upper: np.ndarray
     disjuncts: tuple[OutputPolytope, ...]
+    constraints: OutputPolytope | None = None
+    input_rows: OutputPolytope | None = None
 
     def __post_init__(self):
         lo = np.asarray(self.lower, dtype=np.float64).reshape(-1)
@@ -76,10 +117,22 @@ class Case:
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)
         object.__setattr__(self, "disjuncts", tuple(self.disjuncts))
+        if self.constraints is not None and self.constraints.A.shape[0] == 0:
+            object.__setattr__(self, "constraints", None)
+        if self.input_rows is not None and self.input_rows.A.shape[0] == 0:
+            object.__setattr__(self, "input_rows", None)
+
+    def admits(self, y: np.ndarray) -> bool:
+        """Whether the output ``y`` satisfies the case's constraints exactly."""
+        return self.constraints is None or self.constraints.contains(y)
 
     def contains_input(self, x: np.ndarray, tol: float = 0.0) -> bool:
+        """Whether x is in the box (and meets the input rows, when ``tol == 0``)."""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
-        return bool(np.all(x >= self.lower - tol) and np.all(x <= self.upper + tol))
+        inside = bool(np.all(x >= self.lower - tol) and np.all(x <= self.upper + tol))
+        if tol == 0 and inside and self.input_rows is not None:
+            return self.input_rows.contains(x)
+        return inside
 
     def violation_margin(self, y: np.ndarray) -> float:
         """``min`` over disjuncts of the polytope margin: <= 0 iff y is unsafe."""
@@ -129,6 +182,10 @@ class Property:
         ``tol`` widens both tests (use 0 for an exact check).
         """
         x = np.asarray(x, dtype=np.float64).reshape(-1)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if tol == 0:
+            return any(case.contains_input(x) and case.admits(y)
+                       and any(d.contains(y) for d in case.disjuncts) for case in self.cases)
         return any(case.contains_input(x, tol) and case.violation_margin(y) <= tol
                    for case in self.cases)
 

@@ -10,7 +10,8 @@ from verifier.encode import encode_network, with_disjunct
 from verifier.encode.summary import export_summary
 from verifier.errors import InputFileError, SpecError
 from verifier.methods import CaseContext, VerifyOptions
-from verifier.methods.margins import margin_range
+from verifier.lp import MILP_MARGIN
+from verifier.methods.margins import case_constraints, margin_range
 from verifier.network import Network
 from verifier.relaxations.single_neuron import SINGLE_NEURON_RELAXATIONS
 from verifier.spec import Property
@@ -35,8 +36,10 @@ def build_disjunct_model(net: Network, prop: Property, method: str = "triangle",
     encoded = encode_network(net, bounds, blocks)
     poly = c.disjuncts[disjunct]
     t_lo, t_hi = margin_range(ctx, poly.A, poly.b, bounds)
+    loosen = MILP_MARGIN if method == "milp" else 0.0
     return with_disjunct(encoded, encoded.columns[net.output_name], poly.A, poly.b,
-                         (t_lo, t_hi), label="disjunct")
+                         (t_lo, t_hi), label="disjunct",
+                         **case_constraints(c, encoded.columns[net.input_name], loosen))
 
 
 def check_model_path(path: str) -> None:

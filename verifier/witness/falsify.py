@@ -63,9 +63,27 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _margins(net, A, b, X):
+def with_constraints(case: Case, A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The disjunct's rows with the case's constraint rows appended: their margin is <= 0
+    exactly at the points that are counterexamples (constraints met, disjunct reached)."""
+    if case.constraints is None:
+        return A, b
+    return (np.vstack([np.asarray(A, dtype=np.float64).reshape(-1, case.constraints.A.shape[1]),
+                       case.constraints.A]),
+            np.concatenate([np.asarray(b, dtype=np.float64).reshape(-1), case.constraints.b]))
+
+
+def input_margins(case: Case, X: np.ndarray) -> np.ndarray:
+    """``max_i (C_i x - d_i)`` of the case's input rows per sample (-inf without rows)."""
+    if case.input_rows is None:
+        return np.full(X.shape[0], -np.inf)
+    return (X @ case.input_rows.A.T - case.input_rows.b).max(axis=1)
+
+
+def _margins(net, A, b, X, case: Case):
     Y = net.forward(X)
-    return (Y @ A.T - b).max(axis=1) if A.shape[0] else np.full(X.shape[0], -np.inf), Y
+    out = (Y @ A.T - b).max(axis=1) if A.shape[0] else np.full(X.shape[0], -np.inf)
+    return np.maximum(out, input_margins(case, X)), Y
 
 
 def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
@@ -73,7 +91,9 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
                      extra_starts: np.ndarray | None = None,
                      deadline: float | None = None) -> tuple[np.ndarray, float]:
     """Search the box for a low violation margin; return (best x, its margin). The
-    gradient steps stop once ``deadline`` (``time.monotonic()``) passed."""
+    gradient steps stop once ``deadline`` (``time.monotonic()``) passed. The case's
+    constraint rows count in the margin (:func:`with_constraints`)."""
+    A, b = with_constraints(case, A, b)
     rng = np.random.default_rng(options.seed)
     lo, hi = case.lower, case.upper
     n = lo.size
@@ -81,7 +101,7 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
     X = np.vstack(starts + [rng.uniform(lo, hi, size=(options.random_points, n))]
                   + ([np.atleast_2d(extra_starts)] if extra_starts is not None else []))
     X = np.clip(X, lo, hi)
-    margins, _ = _margins(net, A, b, X)
+    margins, _ = _margins(net, A, b, X, case)
     best = int(np.argmin(margins))
     best_x, best_m = X[best].copy(), float(margins[best])
     if best_m <= 0 or A.shape[0] == 0 or np.all(hi == lo) or options.pgd_restarts < 1:
@@ -93,13 +113,18 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
     for it in range(options.pgd_steps + 1):
         values = net.forward(P, all_nodes=True)
         viol = values[net.output_name] @ A.T - b
-        m = viol.max(axis=1)
+        on_input = input_margins(case, P)
+        m = np.maximum(viol.max(axis=1), on_input)
         k = int(np.argmin(m))
         if m[k] < best_m:
             best_x, best_m = P[k].copy(), float(m[k])
         if it == options.pgd_steps or (best_m < 0 and it > 5) or _past(deadline):
             break
         grad = output_gradient(net, P, A[np.argmax(viol, axis=1)], values)
+        if case.input_rows is not None:      # an input row is the largest: step on it
+            rows = case.input_rows.A[np.argmax(P @ case.input_rows.A.T - case.input_rows.b,
+                                               axis=1)]
+            grad = np.where((on_input > viol.max(axis=1))[:, None], rows, grad)
         P = np.clip(P - step * np.sign(grad), lo, hi)
         step = step * 0.85
     return best_x, best_m
@@ -122,7 +147,8 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
     The gradient search stops once ``deadline`` (``time.monotonic()``) passed.
 
     Returns:
-        [(disjunct index, best x, its margin)] sorted by margin.
+        [(disjunct index, best x, its margin)] sorted by margin; the margin counts the
+        case's constraint rows (:func:`with_constraints`).
     """
     rng = np.random.default_rng(options.seed)
     lo, hi = case.lower, case.upper
@@ -131,8 +157,9 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
     Y = net.forward(X)
     found = []
     for d, poly in enumerate(case.disjuncts):
-        margins = ((Y @ poly.A.T - poly.b).max(axis=1) if poly.A.shape[0]
-                   else np.full(X.shape[0], -np.inf))
+        A, b = with_constraints(case, poly.A, poly.b)
+        margins = (Y @ A.T - b).max(axis=1) if A.shape[0] else np.full(X.shape[0], -np.inf)
+        margins = np.maximum(margins, input_margins(case, X))
         k = int(np.argmin(margins))
         found.append([d, X[k].copy(), float(margins[k])])
     found.sort(key=lambda item: item[2])
