@@ -38,8 +38,8 @@ from verifier.spec.vnnlib_parser import MAX_DISJUNCTS, VnnlibParser
 from verifier.spec.vnnlib_reader import read_sexprs
 from verifier.spec.vnnlib_writer import write_vnnlib
 
-__all__ = ["parse_vnnlib", "parse_vnnlib_file", "write_vnnlib", "MAX_DISJUNCTS",
-           "MAX_VNNLIB_BYTES"]
+__all__ = ["parse_vnnlib", "parse_vnnlib_file", "read_vnnlib_text", "write_vnnlib",
+           "MAX_DISJUNCTS", "MAX_VNNLIB_BYTES"]
 
 #: the largest property file read (VNN-COMP's largest are a few MiB)
 MAX_VNNLIB_BYTES = 256 << 20
@@ -94,6 +94,28 @@ def parse_vnnlib(text: str, path: str | None = None, n_inputs: int | None = None
     parser = VnnlibParser(path, n_inputs, n_outputs)
     dnf = parser.run(forest)
     return parser.build(dnf, name)
+
+
+def read_vnnlib_text(path: str | os.PathLike) -> str:
+    """The text of a ``.vnnlib`` or ``.vnnlib.gz`` file (1.0 or 2.0), read safely.
+
+    Raises:
+        InputFileError: the file is missing, a directory, unreadable, binary or larger
+            than ``MAX_VNNLIB_BYTES``.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputFileError(f"{path}: is a directory, not a VNN-LIB file")
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            data = _read_text_bytes(f, path)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such VNN-LIB file") from None
+    except (OSError, EOFError) as exc:
+        raise InputFileError(f"{path}: cannot read VNN-LIB file ({exc})") from None
+    # bytes that are not UTF-8 become U+FFFD: harmless in comments, an error in a token
+    return data.decode("utf-8", errors="replace")
 
 
 def parse_vnnlib_file(path: str | os.PathLike, n_inputs: int | None = None,

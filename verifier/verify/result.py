@@ -68,6 +68,10 @@ class Result:
         solver_versions: e.g. ``{"highs": "1.16.0"}``.
         options: the options used (as a dict).
         message: a human-readable reason (why unknown, what failed).
+        stats: counters per method.
+        assignment: for a ``sat`` answer to a VNN-LIB 2.0 query, the value of every
+            declared variable (name -> array of its declared shape), in declaration
+            order.
     """
 
     verdict: str
@@ -80,6 +84,7 @@ class Result:
     options: dict = field(default_factory=dict)
     message: str = ""
     stats: dict = field(default_factory=dict)
+    assignment: dict[str, np.ndarray] | None = None
 
     def certified_margin(self, method: str | None = None) -> float:
         """Smallest over disjuncts of the best certified lower bound (by ``method``)."""
@@ -101,6 +106,9 @@ class Result:
             w = self.witness
             out["witness"] = {"x": w.x, "y": w.y, "case": w.case, "disjunct": w.disjunct,
                               "margin": w.margin, "checked_with": list(w.checked_with)}
+        if self.assignment is not None:
+            out["assignment"] = {name: {"shape": list(np.shape(value)), "values": value}
+                                 for name, value in self.assignment.items()}
         return json_safe(out)
 
     def to_json(self, indent: int | None = 2) -> str:
