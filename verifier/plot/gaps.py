@@ -2,7 +2,7 @@
 
 Gaps span many orders of magnitude, and some are exactly zero (the method is tight) or
 missing (the method gave no finite bound). The picture shows each as what it is: a log
-axis only when the positive gaps span more than two decades, reaching down to the
+axis only when the positive gaps span more than a decade, reaching down to the
 smallest of them (no floor that would draw a tiny gap as a larger one); a zero gap as a
 ``0`` label (a log axis cannot draw it); a missing one as ``n/a``.
 """
@@ -17,7 +17,7 @@ from verifier.plot.figure import COLORS, pyplot, save_figure
 from verifier.report.gap_images import GapSummary
 
 #: positive gaps spanning more than this ratio get a log axis
-LOG_RATIO = 100.0
+LOG_RATIO = 10.0
 
 
 def gap_values(table) -> tuple[list[str], list[str], dict, dict, str]:
