@@ -143,10 +143,11 @@ def output_path(path):
     Raises:
         InputFileError: the temporary file cannot be created or renamed.
     """
-    target = os.path.realpath(os.fspath(path))
-    if os.path.exists(target) and not os.path.isfile(target):
-        yield target
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        yield path          # /dev/stdout, a FIFO: no temporary file, no rename
         return
+    target = os.path.realpath(path)
     for _ in range(100):
         temp = _temporary_name(target)
         try:
