@@ -446,12 +446,11 @@ def test_verify_bab_with_cuts_and_milp_refinement(capsys, small):
                                       "--milp-refine", "1", "--timeout", "20", "--quiet"])
     assert code == 0, err
     assert out.splitlines()[0] in ("unsat", "unknown")
-    code, _, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small), "--method",
-                                    "bab", "--milp-refine", "1", "--refine-share", "2"])
-    assert_one_line_error(code, err, 2, "refine_share")
-    code, _, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small),
-                                    "--milp-refine", "-1"])
-    assert_one_line_error(code, err, 2, "milp_layers")
+    for tail, option in ((["--milp-refine", "1", "--refine-share", "2"], "--refine-share"),
+                         (["--milp-refine", "-1"], "--milp-refine")):
+        with pytest.raises(SystemExit) as info:     # argparse: before anything is loaded
+            run_cli(capsys, ["verify", small["net"], _mid_spec(small)] + tail)
+        assert_one_line_error(info.value.code, capsys.readouterr().err, 2, option)
 
 
 @pytest.mark.parametrize("extra", [["--workers", "2"], ["--workers", "2", "--tighten", "lp"]])
@@ -468,8 +467,7 @@ def test_verify_with_workers_gives_the_serial_verdict(extra, capsys, small):
 
 
 def test_verify_bad_scheduler_is_a_clear_error(capsys, small):
-    code, out, err = run_cli(capsys, ["verify", small["net"], _mid_spec(small),
-                                      "--scheduler", "nowhere"])
-    assert code != 0
-    assert "scheduler must be 'local' or tcp://host:port" in err
-    assert "Traceback" not in err
+    with pytest.raises(SystemExit) as info:
+        run_cli(capsys, ["verify", small["net"], _mid_spec(small), "--scheduler", "nowhere"])
+    assert_one_line_error(info.value.code, capsys.readouterr().err, 2, "--scheduler",
+                          "'local' or tcp://HOST:PORT")

@@ -191,7 +191,7 @@ def test_load_network_dispatch(tmp_path):
         (tmp_path / "n.h5").write_text("x")
         load_network(tmp_path / "n.h5")
     assert ".onnx" in str(info.value) and "n.h5" in str(info.value)
-    with pytest.raises(InputFileError, match="no such file"):
+    with pytest.raises(InputFileError, match="no such network file"):
         load_network(tmp_path / "absent.onnx")
 
 

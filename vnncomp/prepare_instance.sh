@@ -14,7 +14,11 @@ ONNX_FILE="$3"
 VNNLIB_FILE="$4"
 PYTHON="${PYTHON:-python3}"
 echo "Preparing verifier for category '$CATEGORY': $ONNX_FILE $VNNLIB_FILE"
-if ! "$PYTHON" -m verifier.cli --check "$ONNX_FILE" "$VNNLIB_FILE"; then
+# the installed package's command line; not `python -m verifier.cli`, which would import a
+# verifier/ folder in the current directory first
+CLI='import sys; sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+from verifier.cli import main; sys.exit(main(sys.argv[1:]))'
+if ! "$PYTHON" -c "$CLI" --check "$ONNX_FILE" "$VNNLIB_FILE"; then
     echo "prepare_instance: $ONNX_FILE / $VNNLIB_FILE cannot be handled" >&2
     exit 1
 fi

@@ -13,5 +13,9 @@ if [ "$#" -ne 6 ] || [ "$1" != "$VERSION_STRING" ]; then
     exit 1
 fi
 PYTHON="${PYTHON:-python3}"
-exec "$PYTHON" -m verifier.cli --vnncomp "$2" "$3" "$4" "$5" "$6" \
+# the installed package's command line; not `python -m verifier.cli`, which would import a
+# verifier/ folder in the current directory first
+CLI='import sys; sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+from verifier.cli import main; sys.exit(main(sys.argv[1:]))'
+exec "$PYTHON" -c "$CLI" --vnncomp "$2" "$3" "$4" "$5" "$6" \
     --method "${VERIFIER_METHOD:-auto}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verifier.errors import InputFileError, shorten
+from verifier.files import check_input_file
 
 GROUND_TRUTH_ALIASES = {"sat": "sat", "unsat": "unsat", "violated": "sat",
                         "holds": "unsat", "unknown": "unknown", "": ""}
@@ -27,6 +28,8 @@ class Instance:
         expected: ground-truth verdict (``sat``/``unsat``/``unknown``) or ``""``.
         best_time_s: best published time, or ``""``.
         line: 1-based line in the CSV.
+        problem: why the row cannot run (e.g. a timeout that is no number of seconds > 0),
+            or ``""``; such a row becomes an ``error`` row without starting a process.
     """
 
     onnx: str
@@ -37,6 +40,7 @@ class Instance:
     expected: str = ""
     best_time_s: str = ""
     line: int = 0
+    problem: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -70,16 +74,19 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
     ``verdict`` (ground truth, kept as ``expected``) and ``best_time_s`` are kept.
     Duplicate (onnx, vnnlib) rows are kept once.
 
+    A row whose timeout is not a number of seconds > 0 is kept with a ``problem`` (it
+    becomes an ``error`` row); the CSV as a whole is refused only when it cannot be
+    understood.
+
     Raises:
-        InputFileError: missing/unreadable CSV, a header without ``onnx``/``vnnlib``, a
-            row with fewer than 2 fields, a timeout that is not a number > 0, or a
-            verdict other than sat/unsat/unknown/violated/holds.
+        InputFileError: missing/unreadable CSV (or not a regular file), a header without
+            ``onnx``/``vnnlib``, a row with fewer than 2 fields, or a verdict other than
+            sat/unsat/unknown/violated/holds.
     """
     path = Path(csv_path)
+    check_input_file(path, "instances file")
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such instances file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: cannot read instances file ({exc})") from None
     rows = list(csv.reader(io.StringIO(text)))
@@ -104,7 +111,7 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
         if not record.get("onnx") or not record.get("vnnlib"):
             raise InputFileError(f"{path}:{index + 1}: expected onnx,vnnlib,timeout; "
                                  f"got {','.join(raw)!r}")
-        timeout = _timeout(record.get("timeout", ""), f"{path}:{index + 1}")
+        timeout, problem = _timeout(record.get("timeout", ""), f"{path}:{index + 1}")
         verdict = record.get("verdict", "").lower()
         if verdict not in GROUND_TRUTH_ALIASES:
             raise InputFileError(f"{path}:{index + 1}: verdict {shorten(verdict)!r} is not "
@@ -114,7 +121,7 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
                         onnx_path=str(base / record["onnx"]),
                         vnnlib_path=str(base / record["vnnlib"]), timeout=timeout,
                         expected=expected, best_time_s=record.get("best_time_s", ""),
-                        line=index + 1)
+                        line=index + 1, problem=problem)
         if inst.key in seen:
             continue
         seen.add(inst.key)
@@ -122,18 +129,18 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
     return instances
 
 
-def _timeout(text: str, where: str) -> float | None:
-    """The timeout column: None when empty, else a finite number of seconds > 0."""
+def _timeout(text: str, where: str) -> tuple[float | None, str]:
+    """The timeout column: ``(None, "")`` when empty, ``(seconds, "")`` for a finite
+    number > 0, else ``(None, the problem)``."""
     if not text:
-        return None
+        return None, ""
     try:
         value = float(text)
     except ValueError:
-        raise InputFileError(f"{where}: timeout {shorten(text)!r} is not a number") from None
+        value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise InputFileError(f"{where}: timeout {shorten(text)!r} is not a number of "
-                             "seconds > 0")
-    return value
+        return None, f"{where}: timeout {shorten(text)!r} is not a number of seconds > 0"
+    return value, ""
 
 
 def select_instances(instances: list[Instance], filters: list[str] | None = None,
@@ -143,5 +150,5 @@ def select_instances(instances: list[Instance], filters: list[str] | None = None
         instances = [i for i in instances
                      if any(f in i.onnx or f in i.vnnlib for f in filters)]
     if limit is not None:
-        instances = instances[:max(limit, 0)]
+        instances = instances[:max(limit, 0)]     # the CLI asks for a limit >= 1
     return instances

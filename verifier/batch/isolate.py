@@ -1,9 +1,13 @@
 """One instance in a fresh process: started in its own session, hard-killed at its limit.
 
-The instance process runs ``python -m verifier.cli --one ONNX VNNLIB --method M --timeout S``
-(:func:`run_one` in that process) and prints one ``@@result@@ {json}`` line. Its own session
-lets it be killed with everything it started; a crash (segfault, out of memory) becomes
-one ``error`` row instead of the end of the batch.
+The instance process runs this package's ``verifier.cli --one ONNX VNNLIB --method M
+--timeout S`` (:func:`run_one` in that process) and prints one ``@@result@@ {json}`` line.
+It imports the package from the folder this process imported it from, never from its
+current folder (``python -m`` would put the current folder first on ``sys.path``: run
+from a folder holding another ``verifier/`` checkout, every instance would import that
+one; :func:`instance_command`). Its own session lets it be killed with everything it
+started; a crash (segfault, out of memory) becomes one ``error`` row instead of the end
+of the batch.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from verifier.errors import VerifierError
+from verifier.errors import InputFileError, VerifierError
+from verifier.files import check_input_file
 from verifier.network import load_network
 from verifier.spec import load_vnnlib
 from verifier.threads import single_threaded_environment
@@ -28,6 +34,26 @@ RESULT_MARKER = "@@result@@ "
 
 DEFAULT_TIMEOUT = 60.0
 
+#: what an instance process runs (``python -c``, then the package's folder, then the
+#: command line): the current folder leaves ``sys.path`` (as ``python -P``, which
+#: Python 3.10 lacks), the package's folder goes first unless it is already there
+#: (PYTHONPATH and the user's site-packages still count, as in the parent)
+BOOTSTRAP = ("import sys; root = sys.argv.pop(1); "
+             "sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+             "root in sys.path or sys.path.insert(0, root); "
+             "from verifier.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def package_root() -> str:
+    """The folder this process imported the ``verifier`` package from (the one holding
+    ``verifier/batch/isolate.py``)."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+def instance_command(python: str, argv: list[str]) -> list[str]:
+    """The command of an instance process running ``verifier.cli`` with ``argv``: this
+    package, whatever the current folder holds (:data:`BOOTSTRAP`)."""
+    return [python, "-c", BOOTSTRAP, package_root(), *argv]
 
 
 def hard_limit(timeout: float) -> float:
@@ -37,10 +63,6 @@ def hard_limit(timeout: float) -> float:
 
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
-
-
-class MissingFile(Exception):
-    pass
 
 
 def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
@@ -56,10 +78,13 @@ def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
     out = {"verdict": "error", "time_s": 0.0, "certified_margin": None, "message": "",
            "x": None, "y": None}
     try:
-        if not os.path.isfile(onnx_path):
-            raise MissingFile(f"{onnx_path}: no such network file")
-        if not os.path.isfile(vnnlib_path):
-            raise MissingFile(f"{vnnlib_path}: no such property file")
+        check_input_file(onnx_path, "network file")
+        check_input_file(vnnlib_path, "property file")
+    except InputFileError as exc:
+        out["message"] = one_line(exc)
+        out["time_s"] = time.perf_counter() - start
+        return out
+    try:
         net = load_network(onnx_path)
         prop = load_vnnlib(vnnlib_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
         remaining = max(timeout - (time.perf_counter() - start), 0.01)
@@ -72,8 +97,6 @@ def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
         if result.witness is not None:
             out["x"] = [float(v) for v in result.witness.x]
             out["y"] = [float(v) for v in result.witness.y]
-    except MissingFile as exc:
-        out["message"] = one_line(exc)
     except VerifierError as exc:
         out["message"] = one_line(f"{type(exc).__name__}: {exc}")
     except MemoryError:
@@ -171,8 +194,9 @@ def run_isolated(task: Task, registry: ProcessRegistry | None = None) -> dict:
         The :func:`run_one` dict plus ``wall_s`` and ``key``.
     """
     kill_after = task.kill_after if task.kill_after is not None else hard_limit(task.timeout)
-    cmd = [task.python, "-m", "verifier.cli", "--one", task.onnx_path, task.vnnlib_path,
-           "--method", task.method, "--timeout", repr(float(task.timeout))]
+    cmd = instance_command(task.python, ["--one", task.onnx_path, task.vnnlib_path,
+                                         "--method", task.method,
+                                         "--timeout", repr(float(task.timeout))])
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True, start_new_session=True,

@@ -29,6 +29,16 @@ def format_cell(value) -> str:
     return str(value)
 
 
+def check_output_state(out_path: Path, resume: bool, overwrite: bool) -> bool:
+    """Whether the results CSV exists (non-empty); an error if it does and neither
+    ``resume`` nor ``overwrite`` says what to do with it (checked before any work)."""
+    exists = out_path.exists() and out_path.stat().st_size > 0
+    if exists and not (resume or overwrite):
+        raise VerifierError(f"{out_path} exists; pass --resume to continue it or "
+                            "--overwrite to start again")
+    return exists
+
+
 def prepare_output(out_path: Path, resume: bool, overwrite: bool) -> dict[tuple[str, str], dict]:
     """Open the results CSV for appending; return the rows already there (by key).
 
@@ -36,11 +46,8 @@ def prepare_output(out_path: Path, resume: bool, overwrite: bool) -> dict[tuple[
     Without ``resume`` an existing non-empty file is an error unless ``overwrite``.
     """
     done: dict[tuple[str, str], dict] = {}
-    exists = out_path.exists() and out_path.stat().st_size > 0
+    exists = check_output_state(out_path, resume, overwrite)
     if exists and not resume:
-        if not overwrite:
-            raise VerifierError(f"{out_path} exists; pass --resume to continue it or "
-                                "--overwrite to start again")
         out_path.unlink()
         exists = False
     if exists:
@@ -64,8 +71,7 @@ def prepare_output(out_path: Path, resume: bool, overwrite: bool) -> dict[tuple[
                 done[(record["onnx"], record["vnnlib"])] = record
         else:
             exists = False
-    if not exists:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
+    if not exists:                  # its folder was checked to exist (never created)
         with open(out_path, "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh, lineterminator="\n").writerow(OUTPUT_COLUMNS)
             fh.flush()
@@ -155,8 +161,9 @@ def summarize(records: list[dict]) -> dict:
 
     Returns:
         ``{"total", "verdicts", "has_truth", "correct", "wrong" (list of records),
-        "unknown", "timeout", "error", "no_truth", "time_total", "time_median",
-        "best_total", "best_median", "timed_pairs"}``.
+        "unknown", "timeout", "error", "no_truth", "time_total", "time_median" (time
+        inside the instance processes), "wall_total", "wall_median" (their wall time,
+        start-up included), "best_total", "best_median", "timed_pairs"}``.
     """
     verdicts: dict[str, int] = {}
     for r in records:
@@ -173,6 +180,9 @@ def summarize(records: list[dict]) -> dict:
     times = [t for t in (finite_float(r.get("time_s")) for r in records) if t is not None]
     summary["time_total"] = sum(times)
     summary["time_median"] = statistics.median(times) if times else None
+    walls = [t for t in (finite_float(r.get("wall_s")) for r in records) if t is not None]
+    summary["wall_total"] = sum(walls)
+    summary["wall_median"] = statistics.median(walls) if walls else None
     pairs = [(finite_float(r.get("time_s")), finite_float(r.get("best_time_s"))) for r in records
              if r["verdict"] == r.get("expected") and r["verdict"] in ("sat", "unsat")]
     pairs = [(t, b) for t, b in pairs if t is not None and b is not None]
@@ -182,6 +192,22 @@ def summarize(records: list[dict]) -> dict:
     summary["our_median_solved"] = statistics.median([t for t, _ in pairs]) if pairs else None
     summary["best_median"] = statistics.median([b for _, b in pairs]) if pairs else None
     return summary
+
+
+def time_lines(summary: dict) -> list[str]:
+    """The time line of the summary: wall time of the instance processes (start-up
+    included), the part of it spent after start-up, and this run's elapsed time."""
+    if summary.get("wall_median") is None and summary["time_median"] is None:
+        return []
+    if summary.get("wall_median") is None:       # rows written by an older version
+        return [f"  time: total {summary['time_total']:.1f}s, median "
+                f"{summary['time_median']:.2f}s per instance (start-up not included)"]
+    line = (f"  time: total {summary['wall_total']:.1f}s of wall time, median "
+            f"{summary['wall_median']:.2f}s per instance (process start-up included; "
+            f"{summary['time_total']:.1f}s after start-up)")
+    if summary.get("elapsed") is not None:
+        line += f"; this run took {format_duration(summary['elapsed'])}"
+    return [line]
 
 
 def format_summary(summary: dict) -> str:
@@ -200,14 +226,12 @@ def format_summary(summary: dict) -> str:
             for r in summary["wrong"]:
                 lines.append(f"  !!! WRONG: {r['onnx']} {r['vnnlib']}: ours {r['verdict']}, "
                              f"expected {r['expected']} ({r.get('message', '')})")
-    if summary["time_median"] is not None:
-        lines.append(f"  time: total {summary['time_total']:.1f}s, median "
-                     f"{summary['time_median']:.2f}s per instance")
+    lines += time_lines(summary)
     if summary["timed_pairs"]:
         ratio = (summary["our_total_solved"] / summary["best_total"]
                  if summary["best_total"] > 0 else float("inf"))
         lines.append(f"  on the {summary['timed_pairs']} correctly solved: ours total "
-                     f"{summary['our_total_solved']:.3g}s (median "
+                     f"{summary['our_total_solved']:.3g}s after start-up (median "
                      f"{summary['our_median_solved']:.3g}s) vs best_time_s total "
                      f"{summary['best_total']:.3g}s (median {summary['best_median']:.3g}s)"
                      + (f", {ratio:.1f}x" if math.isfinite(ratio) else ""))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from verifier.batch.instances import Instance, read_instances, select_instances
 from verifier.batch.isolate import DEFAULT_TIMEOUT, ProcessRegistry, Task, run_isolated
-from verifier.batch.results import (Progress, ResultWriter, output_record, prepare_output,
-                                    summarize)
+from verifier.batch.results import (Progress, ResultWriter, check_output_state, output_record,
+                                    prepare_output, summarize)
 from verifier.errors import InputFileError
-from verifier.methods.branching.workers import dask_distributed, local_cluster
+from verifier.files import check_output_file
+from verifier.methods.branching.workers import dask_client, dask_distributed
+
 
 def instance_timeout(inst: Instance, cap: float | None) -> float:
     limits = [t for t in (inst.timeout, cap) if t is not None]
@@ -47,15 +50,8 @@ def run_local(todo, method, cap, workers, on_result):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(todo, method, cap, workers, scheduler, on_result):
-    distributed = dask_distributed()
-    Client, as_completed = distributed.Client, distributed.as_completed
-    cluster = None
-    if scheduler == "local":
-        cluster = local_cluster(workers)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
+def run_dask(todo, method, cap, client, on_result):
+    as_completed = dask_distributed().as_completed
     futures = []
     try:
         by_key = {}
@@ -77,9 +73,11 @@ def run_dask(todo, method, cap, workers, scheduler, on_result):
     finally:
         for fut in futures:
             fut.cancel()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+
+
+def unrunnable_result(inst: Instance) -> dict:
+    """The ``error`` row of an instance whose CSV row cannot run (no process started)."""
+    return {"verdict": "error", "time_s": 0.0, "wall_s": 0.0, "message": inst.problem}
 
 
 def run_batch(csv_path: str, out_path: str, method: str = "auto",
@@ -89,11 +87,37 @@ def run_batch(csv_path: str, out_path: str, method: str = "auto",
               progress_stream=None) -> dict:
     """Verify every selected instance of ``csv_path``; append rows to ``out_path``.
 
+    Everything that can fail before the first instance is checked before the output is
+    touched: the instances file, the output's folder, the Dask scheduler (reached within
+    its time limit).
+
     Returns:
-        :func:`summarize` of every selected instance's row (resumed ones included).
+        :func:`summarize` of every selected instance's row (resumed ones included), plus
+        ``elapsed``: the wall time of this run.
     """
+    start = time.monotonic()
     instances = select_instances(read_instances(csv_path), filters, limit)
     out = Path(out_path)
+    check_output_file(out, "--out")
+    check_output_state(out, resume, overwrite)
+    client, cluster = dask_client(scheduler, workers) if scheduler else (None, None)
+    try:
+        records = _run_rows(instances, out, method, timeout, workers, resume, overwrite,
+                            client, progress_stream)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    summary = summarize([records[i.key] for i in instances if i.key in records])
+    summary["elapsed"] = time.monotonic() - start
+    return summary
+
+
+def _run_rows(instances, out: Path, method, timeout, workers, resume, overwrite, client,
+              progress_stream) -> dict:
+    """Open the output, run the instances not in it yet, append their rows; the records
+    by key (resumed ones included)."""
     try:
         done = prepare_output(out, resume, overwrite)
     except OSError as exc:
@@ -105,7 +129,7 @@ def run_batch(csv_path: str, out_path: str, method: str = "auto",
         stream.write(f"resume: {skipped} of {len(instances)} instance(s) already in {out}\n")
     progress = Progress(len(instances), skipped, stream)
     writer = ResultWriter(out)
-    records = {k: v for k, v in done.items()}
+    records = dict(done)
 
     def on_result(inst: Instance, result: dict) -> None:
         record = output_record(inst, result, method, instance_timeout(inst, timeout))
@@ -114,12 +138,15 @@ def run_batch(csv_path: str, out_path: str, method: str = "auto",
         progress.update(record["verdict"], Path(inst.onnx).stem + " " + Path(inst.vnnlib).stem)
 
     try:
-        if todo:
-            if scheduler:
-                run_dask(todo, method, timeout, workers, scheduler, on_result)
-            else:
-                run_local(todo, method, timeout, workers, on_result)
+        for inst in todo:
+            if inst.problem:
+                on_result(inst, unrunnable_result(inst))
+        runnable = [i for i in todo if not i.problem]
+        if runnable and client is not None:
+            run_dask(runnable, method, timeout, client, on_result)
+        elif runnable:
+            run_local(runnable, method, timeout, workers, on_result)
     finally:
         progress.end()
         writer.close()
-    return summarize([records[i.key] for i in instances if i.key in records])
+    return records

@@ -14,6 +14,7 @@ import sys
 from solvers import SolverFailure
 from verifier import __version__
 from verifier.cli import barrier, batch, demo, gap, plot, tools, verify
+from verifier.cli.arguments import Parser
 from verifier.errors import VerifierError
 from verifier.threads import blas_threads
 
@@ -41,13 +42,6 @@ exit codes: 0 ran (any verdict), 1 internal error, 2 usage/other, 3 unreadable f
 
 #: exit code of a solver failure that escapes a command
 SOLVER_FAILURE_EXIT = 7
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (``error: ... (see verifier verify --help)``), exit 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,10 +1,17 @@
-"""Arguments that several subcommands share, with the checks that go with them."""
+"""Arguments that several subcommands share, with the checks that go with them.
+
+Every option value is checked here, as an argparse ``type``, before any work: a bad value
+is exit code 2 with one line naming the option and the value (:class:`Parser`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
+from typing import Callable
 
+from verifier.errors import OptionError, shorten
 from verifier.tighten import TIGHTEN_METHODS
 
 TIGHTEN_HELP = (
@@ -13,27 +20,135 @@ TIGHTEN_HELP = (
     "neurons of a layer at once) or by two LPs per unstable neuron (lp, LP-ALL: exact "
     "optimum, far slower on wide or deep nets)")
 
+#: a Dask scheduler's address (``--scheduler``)
+_SCHEDULER_RE = re.compile(r"tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})\Z")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``error: ... (see verifier verify --help)``), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shorten(text)!r} is not {what}") from None
+
 
 def positive_seconds(text: str) -> float:
     """A time limit: a finite number of seconds > 0 (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    value = _number(text, "a number of seconds")
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds > 0")
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1 (argparse type)."""
+def _integer(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1")
+        raise argparse.ArgumentTypeError(f"{shorten(text)!r} is not an integer") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= {low}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (argparse type)."""
+    return _integer(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (argparse type): an index, a count that may be zero."""
+    return _integer(text, 0)
+
+
+def finite_float(text: str) -> float:
+    """A finite number (argparse type)."""
+    value = _number(text, "a number")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number")
+    return value
+
+
+def radius(text: str) -> float:
+    """An L-inf radius: a finite number >= 0 (argparse type)."""
+    value = _number(text, "a number")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite radius >= 0")
+    return value
+
+
+def radius_list(text: str) -> list[float]:
+    """Comma-separated radii, at least one (argparse type)."""
+    items = split_list(text)
+    if not items:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one radius")
+    return [radius(item) for item in items]
+
+
+def fraction(text: str) -> float:
+    """A share in [0, 1] (argparse type)."""
+    value = _number(text, "a number")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a share in [0, 1]")
+    return value
+
+
+def interval(text: str) -> tuple[float, float]:
+    """``LO,HI``: two finite numbers with LO < HI (argparse type)."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{shorten(text)!r}: give two numbers LO,HI")
+    lo, hi = (finite_float(p.strip()) for p in parts)
+    if not lo < hi:
+        raise argparse.ArgumentTypeError(f"{text!r}: LO must be below HI")
+    return lo, hi
+
+
+def index_pair(text: str) -> tuple[int, int]:
+    """``I,J``: two different indices >= 0 (argparse type)."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{shorten(text)!r}: give two indices I,J")
+    i, j = (non_negative_int(p.strip()) for p in parts)
+    if i == j:
+        raise argparse.ArgumentTypeError(f"{text!r}: give two different indices")
+    return i, j
+
+
+def choice_list(choices) -> Callable[[str], list[str]]:
+    """An argparse type: comma-separated names, at least one, each one of ``choices``."""
+    choices = tuple(choices)
+
+    def parse(text: str) -> list[str]:
+        names = split_list(text)
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            what = f"unknown {shorten(', '.join(unknown))!r}" if unknown else "none given"
+            raise argparse.ArgumentTypeError(f"{what}; choose from {', '.join(choices)}")
+        return names
+
+    return parse
+
+
+def scheduler_address(text: str) -> str:
+    """``local`` or ``tcp://HOST:PORT`` (argparse type)."""
+    match = _SCHEDULER_RE.match(text)
+    if text == "local" or (match and 0 < int(match.group(2)) < 65536):
+        return text
+    raise argparse.ArgumentTypeError(f"{shorten(text)!r}: give 'local' or tcp://HOST:PORT")
+
+
+def check_index(option: str, value: int, count: int, what: str) -> None:
+    """Raise :class:`OptionError` unless ``0 <= value < count`` (``what`` names what is
+    counted: ``"cases in the property"``)."""
+    if not 0 <= value < count:
+        valid = f"outside 0..{count - 1}" if count else "there are none"
+        raise OptionError(f"{option} {value}: {valid} ({what}: {count})")
 
 
 def add_network_arguments(parser, spec: bool = True, spec_optional: bool = False) -> None:

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from verifier.cli.arguments import positive_int, positive_seconds
-from verifier.errors import OptionError
+from verifier.cli.arguments import positive_int, positive_seconds, radius
+from verifier.cli.plot import PICTURE_EXTENSIONS
+from verifier.errors import InputFileError, OptionError
+from verifier.files import check_output_file
 from verifier.plot.barrier import plot_barrier
 from verifier.report.barrier import BarrierOptions
 from verifier.report.barrier_run import RowSpec, load_images, read_rows, run_row
@@ -40,12 +42,14 @@ def add_parser(subparsers) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               description=BARRIER_HELP)
     p.add_argument("rows", help="a rows CSV (onnx,eps[,published_...]) or one network file")
-    p.add_argument("--eps", type=float, help="L-inf radius (with one network file)")
+    p.add_argument("--eps", type=radius, help="L-inf radius (with one network file)")
     p.add_argument("--data", required=True, help=".npz with arrays X (images) and y (labels)")
     p.add_argument("--images", default="0:200", help="which images: 0:200, 3 or 1,4,7")
     p.add_argument("--select", action="append", default=None, metavar="SUBSTR",
                    help="only rows whose name contains SUBSTR (repeatable: any)")
-    p.add_argument("--out", default="barrier", help="folder of the journals (barrier)")
+    p.add_argument("--out", default="barrier",
+                   help="folder of the journals (barrier; created if missing, its parent "
+                        "must exist)")
     p.add_argument("--workers", type=positive_int, default=1, help="processes (1)")
     p.add_argument("--exact-seconds", type=positive_seconds, default=60.0,
                    help="branch-and-bound budget per image (60)")
@@ -79,10 +83,27 @@ def _rows(args) -> list[RowSpec]:
     return rows
 
 
+def check_outputs(args) -> None:
+    """The tables, the picture and the journals' folder: their folders must exist."""
+    for option, path in (("--csv", args.csv), ("--json", args.json), ("--md", args.md),
+                         ("--plot", args.plot)):
+        if path:
+            check_output_file(path, option)
+    if args.plot and not args.plot.lower().endswith(PICTURE_EXTENSIONS):
+        raise OptionError(f"--plot {args.plot}: give a picture file "
+                          f"({', '.join(PICTURE_EXTENSIONS)})")
+    folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        raise InputFileError(f"--out {folder}: is not a folder")
+    if not folder.exists():
+        check_output_file(folder, "--out")     # its parent must exist
+
+
 def run(args) -> int:
+    check_outputs(args)
     rows = _rows(args)
     images, labels = load_images(args.data)
-    indices = parse_index(args.images, len(images))
+    indices = parse_index(args.images, len(images), option="--images")
     options = BarrierOptions(relaxation_seconds=args.relaxation_seconds,
                              exact_seconds=args.exact_seconds,
                              exact_method=args.exact_method)

@@ -18,16 +18,19 @@ import sys
 from verifier.batch import (DEFAULT_TIMEOUT, RESULT_MARKER, check_files, format_summary,
                             run_batch, run_one, run_vnncomp_instance)
 from verifier.batch.isolate import watch_parent
-from verifier.cli.arguments import positive_int, positive_seconds
+from verifier.cli.arguments import Parser, positive_int, positive_seconds, scheduler_address
 from verifier.errors import VerifierError
+from verifier.files import check_output_file
 from verifier.methods import METHOD_NAMES
 
 BATCH_HELP = """\
 Verify every row of a VNN-COMP instances.csv (onnx,vnnlib,timeout[,verdict,best_time_s,...]),
 each in its own process, killed at timeout*1.1+10 s. Rows are appended to --out as they
-finish (flushed and fsync'ed); --resume skips rows already there. Bad rows become verdict
-`error` with a one-line reason. With a `verdict` column the summary counts correct and
-WRONG answers (exit code 8 if any is WRONG).
+finish (flushed and fsync'ed); --resume skips rows already there. Bad rows (a missing or
+unreadable file, an unsupported op, a malformed property, a timeout that is no number of
+seconds > 0) become verdict `error` with a one-line reason; exit code 2 if every row is
+`error`. With a `verdict` column the summary counts correct and WRONG answers (exit code 8
+if any is WRONG). Times in the summary are wall times, process start-up included.
 
 examples:
   verifier batch acasxu/instances.csv --method deeppoly --timeout 20 --workers 2 --out r.csv
@@ -52,9 +55,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="skip rows already in --out")
     p.add_argument("--overwrite", action="store_true", help="start --out afresh")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local", default=None,
+                   type=scheduler_address,
                    help="run on a Dask cluster (needs verifier[cluster]); 'local' starts "
                         "a LocalCluster with --workers processes")
-    p.add_argument("--limit", type=int, default=None, help="only the first N selected rows")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="only the first N selected rows")
     p.add_argument("--filter", action="append", default=None, metavar="SUBSTR",
                    help="only rows whose onnx or vnnlib path contains SUBSTR (repeatable: any)")
     p.set_defaults(func=run)
@@ -62,7 +67,8 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Run ``verifier batch``: 0 when it ran (any verdicts), 8 if some verdict contradicts
-    the ground truth, 130 on Ctrl-C (rows finished so far are kept)."""
+    the ground truth, 2 if every row is ``error``, 130 on Ctrl-C (rows finished so far are
+    kept)."""
     try:
         summary = run_batch(args.instances, args.out, method=args.method, timeout=args.timeout,
                             workers=args.workers, resume=args.resume, overwrite=args.overwrite,
@@ -72,16 +78,22 @@ def run(args) -> int:
               file=sys.stderr)
         return 130
     print(format_summary(summary))
-    return 8 if summary["wrong"] else 0
+    if summary["wrong"]:
+        return 8
+    if summary["total"] and summary["verdicts"].get("error", 0) == summary["total"]:
+        print(f"error: all {summary['total']} instance(s) ended in error (their reasons are "
+              f"in the message column of {args.out})", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main_one(argv: list[str]) -> int:
     """``--one ONNX VNNLIB --method M --timeout S``: one instance, one result line."""
-    p = argparse.ArgumentParser(prog="python -m verifier.cli --one")
+    p = Parser(prog="python -m verifier.cli --one")
     p.add_argument("onnx")
     p.add_argument("vnnlib")
-    p.add_argument("--method", default="auto")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    p.add_argument("--method", default="auto", choices=list(METHOD_NAMES))
+    p.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT)
     args = p.parse_args(argv)
     watch_parent()
     out = run_one(args.onnx, args.vnnlib, args.method, args.timeout)
@@ -92,18 +104,24 @@ def main_one(argv: list[str]) -> int:
 
 def main_vnncomp(argv: list[str]) -> int:
     """``--vnncomp CATEGORY ONNX VNNLIB RESULTFILE TIMEOUT [--method M]``: 0 once the
-    result file is written, 2 on bad arguments, 3 if it cannot be written."""
-    p = argparse.ArgumentParser(prog="run_instance.sh v1")
+    result file is written, 2 on bad arguments (a TIMEOUT that is no number of seconds
+    > 0), 3 if it cannot be written (checked before the instance runs)."""
+    p = Parser(prog="run_instance.sh v1")
     p.add_argument("category")
     p.add_argument("onnx")
     p.add_argument("vnnlib")
     p.add_argument("result_file")
-    p.add_argument("timeout", type=float)
+    p.add_argument("timeout", type=positive_seconds)
     p.add_argument("--method", default="auto", choices=list(METHOD_NAMES))
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    try:
+        check_output_file(args.result_file, "RESULTFILE")
+    except VerifierError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     return run_vnncomp_instance(args.category, args.onnx, args.vnnlib, args.result_file,
                                 args.timeout, args.method)
 

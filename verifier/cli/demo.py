@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import sys
 
-from verifier.cli.arguments import positive_seconds, split_list
+from verifier.cli.arguments import choice_list, positive_int, positive_seconds, radius_list
 from verifier.data import demo_images, demo_network_path
 from verifier.errors import OptionError
+from verifier.methods import METHODS
 from verifier.network import load_network
 from verifier.report import gap_table
 from verifier.spec import linf_robustness
@@ -34,24 +35,25 @@ def add_parser(subparsers) -> None:
                     "first test images: each method's certified margin (min over the "
                     "adversarial labels; > 0 proves it), the exact margin (milp), and the "
                     "share of the triangle's gap that k-ReLU closes.")
-    d.add_argument("--eps", default=DEFAULT_EPS, help=f"comma-separated radii ({DEFAULT_EPS})")
-    d.add_argument("--images", type=int, default=3, help="number of bundled images (<= 10)")
-    d.add_argument("--methods", default=DEFAULT_METHODS,
-                   help=f"comma-separated methods ({DEFAULT_METHODS})")
+    d.add_argument("--eps", default=DEFAULT_EPS, type=radius_list,
+                   help=f"comma-separated radii ({DEFAULT_EPS})")
+    d.add_argument("--images", type=positive_int, default=3,
+                   help="number of bundled images (<= 10)")
+    d.add_argument("--methods", default=DEFAULT_METHODS, type=choice_list(METHODS),
+                   help=f"comma-separated methods, of {', '.join(METHODS)} ({DEFAULT_METHODS})")
     d.add_argument("--timeout", type=positive_seconds, default=30.0,
                    help="seconds per method and objective (30)")
     d.set_defaults(func=run)
 
 
 def run(args) -> int:
-    path = str(demo_network_path())
-    net = load_network(path)
     images, labels = demo_images()
     if not 1 <= args.images <= len(labels):
         raise OptionError(f"--images {args.images}: the demo ships {len(labels)} images "
                           f"(give 1..{len(labels)})")
-    methods = split_list(args.methods)
-    eps_list = [float(e) for e in split_list(args.eps)]
+    path = str(demo_network_path())
+    net = load_network(path)
+    methods, eps_list = args.methods, args.eps
     print(f"network: {path} ({net.n_inputs} inputs, {len(net.relu_names())} ReLU layers, "
           f"{sum(net.size(r) for r in net.relu_names())} neurons)")
     print("cell = certified margin (min over adversarial labels; > 0 proves robustness) and "

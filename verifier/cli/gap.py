@@ -7,8 +7,10 @@ import sys
 import numpy as np
 
 from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments,
-                                    positive_seconds, split_list)
-from verifier.errors import InputFileError, VerifierError
+                                    choice_list, positive_seconds, radius)
+from verifier.errors import OptionError, VerifierError
+from verifier.files import check_output_file, load_npy
+from verifier.methods import METHODS
 from verifier.network import load_network
 from verifier.report import DEFAULT_METHODS, gap_over_images, gap_table, parse_index
 from verifier.spec import load_vnnlib
@@ -24,13 +26,14 @@ def add_parser(subparsers) -> None:
                     "layer the unstable neurons and bound widths. With --images, the "
                     "aggregate over L-inf robustness of many images.")
     add_network_arguments(g, spec_optional=True)
-    g.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help="comma-separated methods (default: %(default)s)")
+    g.add_argument("--methods", default=",".join(DEFAULT_METHODS), type=choice_list(METHODS),
+                   help="comma-separated methods, of " + ", ".join(METHODS)
+                        + " (default: %(default)s)")
     g.add_argument("--timeout", type=positive_seconds, default=60.0,
                    help="seconds per (objective, method) solve (60)")
     g.add_argument("--images", help=".npy of images (N, ...) in [0, 1]")
     g.add_argument("--labels", help=".npy of labels (N,)")
-    g.add_argument("--eps", type=float, help="L-inf radius (with --images)")
+    g.add_argument("--eps", type=radius, help="L-inf radius (with --images)")
     g.add_argument("--index", help="images to use: 0:10, 3 or 1,4,7 (default all)")
     add_tighten_arguments(g)     # the layer table names its row after it
     g.add_argument("--csv", metavar="F", help="write CSV (and F_layers.csv / F_objectives.csv)")
@@ -41,37 +44,49 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Run ``verifier gap`` (returns the exit code; errors raise VerifierError)."""
-    methods = split_list(args.methods)
+    """Run ``verifier gap`` (returns the exit code; errors raise VerifierError). Options,
+    output paths and the images are checked before the network is loaded."""
+    check_outputs(args)
     options = VerifyOptions(lp_tighten=not args.no_tighten,
                             tighten=TightenOptions(method=args.tighten))
     progress = None if args.quiet else (lambda m: print(f"  .. {m}", file=sys.stderr))
-    net = load_network(args.network)
     if args.images:
         if args.labels is None or args.eps is None:
-            raise VerifierError("--images needs --labels and --eps")
+            raise OptionError("--images needs --labels and --eps")
         images, labels = load_array(args.images), load_array(args.labels)
         if len(images) != len(labels):
             raise VerifierError(f"{len(images)} images but {len(labels)} labels")
-        summary = gap_over_images(net, images, labels, args.eps,
-                                  parse_index(args.index, len(images)), methods,
+        indices = parse_index(args.index, len(images))
+        net = load_network(args.network)
+        summary = gap_over_images(net, images, labels, args.eps, indices, args.methods,
                                   timeout=args.timeout, options=options, progress=progress)
         print(summary.to_text())
         summary.write(args.csv, args.json, args.md)
         return 0
     if args.spec is None:
-        raise VerifierError("give a SPEC file or --images/--labels/--eps")
+        raise OptionError("give a SPEC file or --images/--labels/--eps")
+    net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
-    table = gap_table(net, prop, methods, timeout=args.timeout, options=options,
+    table = gap_table(net, prop, args.methods, timeout=args.timeout, options=options,
                       progress=progress)
     print(table.to_text())
     table.write(args.csv, args.json, args.md)
     return 0
 
 
+def check_outputs(args) -> None:
+    """``--csv`` (and the second CSV next to it), ``--json``, ``--md``: their folders
+    must exist."""
+    if args.csv:
+        stem = args.csv[:-4] if args.csv.endswith(".csv") else args.csv
+        check_output_file(args.csv, "--csv")
+        check_output_file(stem + ("_objectives.csv" if args.images else "_layers.csv"),
+                          "--csv")
+    for option, path in (("--json", args.json), ("--md", args.md)):
+        if path:
+            check_output_file(path, option)
+
+
 def load_array(path: str) -> np.ndarray:
     """A ``.npy`` array, or an :class:`InputFileError` saying why it cannot be read."""
-    try:
-        return np.load(path)
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"cannot read {path}: {exc}") from exc
+    return load_npy(path, "array file (.npy)")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from verifier.bounds import deeppoly_bounds, interval_bounds
-from verifier.cli.arguments import add_network_arguments
+from verifier.cli.arguments import add_network_arguments, check_index, non_negative_int
 from verifier.network import load_network
 from verifier.network.inspect import format_inspection, inspect_onnx
 from verifier.spec import load_vnnlib
 from verifier.tighten import lp_tighten
-from verifier.verify.export import export_model
+from verifier.verify.export import check_model_path, export_model
 
 
 def add_parsers(subparsers) -> None:
@@ -20,8 +20,9 @@ def add_parsers(subparsers) -> None:
     add_network_arguments(e)
     e.add_argument("--method", default="triangle", choices=["deeppoly", "triangle", "milp"])
     e.add_argument("-o", "--output", required=True, help="model.lp or model.mps")
-    e.add_argument("--case", type=int, default=0, help="case index (0)")
-    e.add_argument("--disjunct", type=int, default=0, help="disjunct index (0)")
+    e.add_argument("--case", type=non_negative_int, default=0, help="case index (0)")
+    e.add_argument("--disjunct", type=non_negative_int, default=0,
+                   help="disjunct index (0)")
     e.add_argument("--no-tighten", action="store_true", help="skip LP tightening of bounds")
     e.set_defaults(func=run_export)
 
@@ -36,14 +37,18 @@ def add_parsers(subparsers) -> None:
         description="Mean width and unstable neurons of every ReLU layer's pre-activation "
                     "bounds on one case's box, by interval, DeepPoly and (--lp) LP-ALL.")
     add_network_arguments(b)
-    b.add_argument("--case", type=int, default=0)
+    b.add_argument("--case", type=non_negative_int, default=0, help="case index (0)")
     b.add_argument("--lp", action="store_true", help="also LP-tighten (slower)")
     b.set_defaults(func=run_bounds)
 
 
 def run_export(args) -> int:
+    check_model_path(args.output, "-o")
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
+    check_index("--case", args.case, len(prop.cases), "cases in the property")
+    check_index("--disjunct", args.disjunct, len(prop.cases[args.case].disjuncts),
+                f"disjuncts in case {args.case}")
     summary = export_model(net, prop, args.output, method=args.method, case=args.case,
                            disjunct=args.disjunct, lp_tighten=not args.no_tighten)
     print(f"wrote {args.output}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
@@ -65,6 +70,7 @@ def run_inspect(args) -> int:
 def run_bounds(args) -> int:
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
+    check_index("--case", args.case, len(prop.cases), "cases in the property")
     case = prop.cases[args.case]
     methods = {"interval": interval_bounds(net, case.lower, case.upper)}
     methods["deeppoly"] = deeppoly_bounds(net, case.lower, case.upper)

@@ -8,8 +8,10 @@ import time
 
 import numpy as np
 
-from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments,
-                                    positive_int, positive_seconds)
+from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments, fraction,
+                                    non_negative_int, positive_int, positive_seconds,
+                                    scheduler_address)
+from verifier.files import check_output_file
 from verifier.methods import METHOD_NAMES, METHODS, BabOptions
 from verifier.network import load_network
 from verifier.report.render import write_text
@@ -43,13 +45,14 @@ def add_parser(subparsers) -> None:
                    help="worker processes sharing one instance: the branch and bound's "
                         "open sub-domains (bab, split, exact, auto) and the per-neuron "
                         "LP/MILP tightening (1: all in this process)")
-    v.add_argument("--scheduler", metavar="tcp://HOST:PORT|local",
+    v.add_argument("--scheduler", metavar="tcp://HOST:PORT|local", type=scheduler_address,
                    help="run the workers on a Dask cluster (needs verifier[cluster]); "
                         "'local' starts a LocalCluster of --workers processes")
     add_tighten_arguments(v)
     v.add_argument("--k", type=positive_int, default=3, help="k-ReLU group size (krelu; 3)")
     v.add_argument("--ns", type=positive_int, default=100, help="k-ReLU chunk size (krelu; 100)")
-    v.add_argument("--s", type=int, default=1, help="k-ReLU max overlap (krelu; 1)")
+    v.add_argument("--s", type=non_negative_int, default=1,
+                   help="k-ReLU max overlap (krelu; 1)")
     v.add_argument("--krelu-tighten", action="store_true",
                    help="krelu: LP-tighten intermediate bounds with k-ReLU cuts of the "
                         "upstream layers (separated), not only with triangles")
@@ -60,19 +63,21 @@ def add_parser(subparsers) -> None:
                    help="bab (and exact/auto when they branch on ReLUs): the root's k-ReLU "
                         "cuts enter every sub-domain's bound with their own multipliers "
                         "(MN-BaB); smaller trees, slower sub-domains")
-    v.add_argument("--milp-refine", type=int, default=0, metavar="L",
+    v.add_argument("--milp-refine", type=non_negative_int, default=0, metavar="L",
                    help="bab: before the search, refine the unstable neurons of ReLU layers "
                         "2..L+1 by MILPs over the layers before them (0: off)")
     v.add_argument("--milp-refine-seconds", type=positive_seconds, default=2.0, metavar="S",
                    help="seconds per refinement MILP (2)")
-    v.add_argument("--refine-share", type=float, default=0.3, metavar="F",
+    v.add_argument("--refine-share", type=fraction, default=0.3, metavar="F",
                    help="share of the time the MILP refinement may use (0.3)")
     v.add_argument("--quiet", action="store_true", help="print only the verdict")
     v.set_defaults(func=run)
 
 
 def run(args) -> int:
-    """Load, verify within ``--timeout`` (loading included), print and write the results."""
+    """Check the options and output paths, load, verify within ``--timeout`` (loading
+    included), print and write the results."""
+    check_outputs(args)
     start = time.monotonic()
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
@@ -106,6 +111,13 @@ def run(args) -> int:
         write_result_file(args.result_file, result.verdict,
                           None if w is None else w.x, None if w is None else w.y)
     return 0
+
+
+def check_outputs(args) -> None:
+    """The output paths, checked before any work (the folder must exist)."""
+    for option, path in (("--json", args.json), ("--result-file", args.result_file)):
+        if path:
+            check_output_file(path, option)
 
 
 class StatusLine:

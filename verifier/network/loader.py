@@ -8,9 +8,11 @@ from pathlib import Path
 import onnx
 
 from verifier.errors import InputFileError
+from verifier.files import check_input_file, read_capped
+from verifier.network import onnx_import
 from verifier.network.graph import Network
 from verifier.network.nnet import read_nnet
-from verifier.network.onnx_import import import_onnx
+from verifier.network.onnx_import import check_network_size, import_onnx
 from verifier.network.simplify import simplify as simplify_network
 
 __all__ = ["load_network", "SUPPORTED_EXTENSIONS"]
@@ -21,8 +23,10 @@ SUPPORTED_EXTENSIONS = (".onnx", ".onnx.gz", ".nnet")
 def _read_onnx_gz(path: Path) -> onnx.ModelProto:
     try:
         with gzip.open(path, "rb") as handle:
-            data = handle.read()
+            data = read_capped(handle, onnx_import.MAX_NETWORK_BYTES, path, "network")
         return onnx.load_model_from_string(data)
+    except InputFileError:
+        raise
     except Exception as exc:  # OSError (bad gzip), protobuf DecodeError, ...
         text = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise InputFileError(f"{path}: not a gzipped ONNX model ({text})") from None
@@ -38,15 +42,13 @@ def load_network(path, simplify: bool = True, inputs=None, taps=()) -> Network:
             append to the output (see :func:`~verifier.network.onnx_import.translate`).
 
     Raises:
-        InputFileError: missing file, unknown extension or unreadable content.
+        InputFileError: missing file or not a regular one (the message names what it is),
+            unknown extension, larger than ``MAX_NETWORK_BYTES`` (decompressed), or
+            unreadable content.
     """
     path = Path(path)
     name = path.name.lower()
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory, not a network file (hint: give the "
-                             f".onnx or .nnet file inside it)")
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+    check_network_size(path, check_input_file(path, "network file"))
     if name.endswith(".onnx"):
         net = import_onnx(path, inputs, taps)
     elif name.endswith(".onnx.gz"):

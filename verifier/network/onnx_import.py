@@ -32,12 +32,13 @@ import onnx
 from onnx import numpy_helper
 
 from verifier.errors import InputFileError, NetworkError, UnsupportedOpError
+from verifier.files import check_input_file, format_size
 from verifier.network import onnx_conv, onnx_linear, onnx_pool, onnx_select, onnx_shape
 from verifier.network.graph import GraphBuilder, Network
 from verifier.network.onnx_context import Tensor, TranslationContext, Value
 
 __all__ = ["import_onnx", "load_onnx_model", "TRANSLATORS", "SUPPORTED_OPS", "unsupported_hint",
-           "Tensor", "graph_inputs", "translate"]
+           "Tensor", "graph_inputs", "translate", "MAX_NETWORK_BYTES", "check_network_size"]
 
 NONLINEAR_OPS = frozenset({
     "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log", "Softplus", "Softsign", "Elu",
@@ -45,7 +46,29 @@ NONLINEAR_OPS = frozenset({
     "Reciprocal", "Celu", "ThresholdedRelu"})
 
 
+#: the largest network file read, decompressed (protobuf cannot parse a larger ONNX model)
+MAX_NETWORK_BYTES = (2 << 30) - 1
+#: element types of a graph input or output that the float64 semantics can stand for
+FLOAT_TYPES = {onnx.TensorProto.FLOAT: "FLOAT", onnx.TensorProto.DOUBLE: "DOUBLE",
+               onnx.TensorProto.FLOAT16: "FLOAT16", onnx.TensorProto.BFLOAT16: "BFLOAT16"}
+
+
 # ====================================================================== loading
+def check_network_size(path: Path, size: int) -> None:
+    """Refuse a network file larger than ``MAX_NETWORK_BYTES`` before reading it; for a
+    ``.gz`` file the size its gzip trailer declares (the uncompressed size modulo 4 GiB:
+    the reader checks the true size as it decompresses)."""
+    gz = path.name.lower().endswith(".gz")
+    if gz and size >= 18:
+        with open(path, "rb") as handle:
+            handle.seek(-4, 2)
+            size = int.from_bytes(handle.read(4), "little")
+    if size > MAX_NETWORK_BYTES:
+        raise InputFileError(f"{path}: larger than {format_size(MAX_NETWORK_BYTES + 1)}"
+                             f"{' (decompressed)' if gz else ''}; not a network this tool "
+                             "reads")
+
+
 def load_onnx_model(path_or_model) -> tuple[onnx.ModelProto, str]:
     """Read an ONNX model from a path (or pass a ModelProto through).
 
@@ -53,13 +76,13 @@ def load_onnx_model(path_or_model) -> tuple[onnx.ModelProto, str]:
         (model, source) where source names the file (or ``"<model>"``).
 
     Raises:
-        InputFileError: missing file or not an ONNX model.
+        InputFileError: missing file or not a regular one (named), larger than
+            ``MAX_NETWORK_BYTES``, or not an ONNX model.
     """
     if isinstance(path_or_model, onnx.ModelProto):
         return path_or_model, (path_or_model.graph.name or "<model>")
     path = Path(path_or_model)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+    check_network_size(path, check_input_file(path, "network file"))
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf DecodeError, UnicodeDecodeError, ...
@@ -163,8 +186,20 @@ def _opset(model: onnx.ModelProto) -> int:
     return 1
 
 
+def check_float_type(vi: onnx.ValueInfoProto, role: str, source: str) -> None:
+    """Raise :class:`NetworkError` unless the graph input/output ``vi`` holds floats (an
+    integer or boolean input is not a real vector; an undeclared type is taken as float)."""
+    elem = vi.type.tensor_type.elem_type
+    if elem and elem not in FLOAT_TYPES:
+        name = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() \
+            else str(elem)
+        raise NetworkError(f"{source}: graph {role} {vi.name!r} has element type {name}; "
+                           "only float tensors (FLOAT, DOUBLE, FLOAT16) can be verified")
+
+
 def _input_shape(vi, source: str) -> tuple[int, ...]:
     """The full shape of graph input ``vi`` (a symbolic leading batch dimension is 1)."""
+    check_float_type(vi, "input", source)
     dims = list(vi.type.tensor_type.shape.dim)
     shape = []
     for position, d in enumerate(dims):
@@ -225,6 +260,8 @@ def translate(model: onnx.ModelProto, source: str = "<model>",
     graph = model.graph
     if not graph.output:
         raise NetworkError(f"{source}: the graph has no output")
+    for output in graph.output:
+        check_float_type(output, "output", source)
     chosen = graph_inputs(model, inputs, source)
     batched = all(len(shape) > 1 and shape[0] == 1 for _, shape in chosen)
     values: dict[str, Value] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.errors import VerifierError
+from verifier.files import output_path
 
 COLORS = {"interval": "#9e9e9e", "deeppoly": "#1f77b4", "triangle": "#ff7f0e",
           "krelu": "#2ca02c", "milp": "#d62728", "lp": "#ff7f0e", "exact": "#d62728",
@@ -24,8 +25,11 @@ def pyplot():
 
 
 def save_figure(fig, path):
+    """Save ``fig`` to ``path`` (when given) whole or not at all: it is drawn to a
+    temporary file in the same folder, renamed over ``path`` once complete."""
     if path is not None:
-        fig.savefig(str(path), dpi=150, bbox_inches="tight")
+        with output_path(path) as temp:
+            fig.savefig(temp, dpi=150, bbox_inches="tight")
     return fig
 
 

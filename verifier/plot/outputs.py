@@ -1,8 +1,6 @@
-"""Pictures of output sets, per-layer bound widths and relaxation gaps."""
+"""Pictures of output sets and per-layer bound widths."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -15,7 +13,6 @@ from verifier.relaxations import big_m
 from verifier.relaxations.krelu import KReluBlocks
 from verifier.relaxations.krelu_options import KReluOptions
 from verifier.report.gap import layer_widths
-from verifier.report.gap_images import GapSummary
 from verifier.tighten import lp_tighten as tighten_by_lp, triangle_blocks
 from verifier.plot.figure import (COLORS, directions_2d, figure_axes, pyplot, sample_inputs,
                                   save_figure, support_polygon)
@@ -130,51 +127,5 @@ def plot_bound_widths(net: Network, lower, upper, lp_tighten: bool = True, path=
         ax.legend(fontsize=8)
     axes[0].set_title("pre-activation bound width per layer")
     axes[1].set_title("unstable neurons per layer")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_gap_bars(table, path=None, log: bool = True):
-    """Gaps ``exact - bound`` per objective and method (whiskers: the exact value's bracket).
-
-    ``table`` is a :class:`~verifier.report.GapTable` (one group of bars per objective) or
-    a :class:`~verifier.report.GapSummary` (mean gap per method).
-    """
-    if isinstance(table, GapSummary):
-        agg = table.aggregate
-        methods = [m for m in table.methods if m != "milp"]
-        groups = ["mean over images"]
-        low = {m: [agg[m]["mean_gap_low"]] for m in methods}
-        high = {m: [agg[m]["mean_gap_high"]] for m in methods}
-        title = f"mean gap over {agg['_all']['images']} images, eps {table.eps:g}"
-    else:
-        methods = [m for m in table.methods if m != "milp"]
-        groups = [o.label for o in table.objectives]
-        low = {m: [o.gap(m)[0] for o in table.objectives] for m in methods}
-        high = {m: [o.gap(m)[1] for o in table.objectives] for m in methods}
-        title = f"gap to the exact optimum: {table.name}"
-    fig, ax = pyplot().subplots(figsize=(min(12.0, 3.0 + 1.0 * len(groups)), 4.2))
-    x = np.arange(len(groups))
-    w = 0.8 / max(len(methods), 1)
-    floor = 1e-6
-    for k, m in enumerate(methods):
-        lo = np.array([max(v, floor) if math.isfinite(v) else np.nan for v in low[m]])
-        hi = np.array([max(v, floor) if math.isfinite(v) else np.nan for v in high[m]])
-        pos = x + (k - (len(methods) - 1) / 2) * w
-        ax.bar(pos, lo, w, color=COLORS.get(m), label=m)
-        bracket = hi > lo * (1 + 1e-9)
-        if np.any(bracket):
-            ax.errorbar(pos[bracket], lo[bracket], yerr=[np.zeros(bracket.sum()),
-                                                         (hi - lo)[bracket]],
-                        fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
-    if log:
-        ax.set_yscale("log")
-    ax.set_xticks(x, groups, rotation=30 if len(groups) > 4 else 0, ha="right"
-                  if len(groups) > 4 else "center")
-    ax.set_ylabel("exact - bound" + (" (log)" if log else ""))
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, ncol=len(methods))
-    ax.text(0.01, 0.98, "whisker: exact value only bracketed (MILP time limit)",
-            transform=ax.transAxes, fontsize=7, va="top", color="0.3")
     fig.tight_layout()
     return save_figure(fig, path)

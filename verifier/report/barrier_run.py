@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from verifier.errors import InputFileError, SpecError
+from verifier.files import check_input_file, load_npz
 from verifier.network import load_network
 from verifier.report.barrier import BarrierOptions, ImageRecord, decide_image
 from verifier.report.barrier_table import PUBLISHED, BarrierRow
@@ -41,6 +42,7 @@ def read_rows(csv_path: str) -> list[RowSpec]:
     """The rows of a barrier instances CSV (``onnx,eps[,published_...]``, paths relative to
     it), e.g. ``salman_mlp/instances.csv``."""
     path = Path(csv_path)
+    check_input_file(path, "rows file")
     try:
         with open(path, newline="") as fh:
             records = list(csv.DictReader(fh))
@@ -69,11 +71,8 @@ def _number(text):
 def load_images(path: str) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, n) in [0, 1], labels (N,)) from an ``.npz`` with arrays ``X`` and ``y``
     (uint8 pixels are divided by 255)."""
-    try:
-        data = np.load(path)
-        X, y = data["X"], data["y"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputFileError(f"{path}: not an .npz with arrays X and y ({exc})") from None
+    arrays = load_npz(path, ("X", "y"), "image file (.npz)")
+    X, y = arrays["X"], arrays["y"]
     X = X.reshape(len(X), -1)
     X = X.astype(np.float64) / 255.0 if X.dtype == np.uint8 else X.astype(np.float64)
     return X, np.asarray(y).reshape(-1).astype(int)
@@ -115,7 +114,7 @@ def run_row(row: RowSpec, images: np.ndarray, labels: np.ndarray, indices: list[
         raise SpecError(f"the images have {images.shape[1]} values, {row.network} takes "
                         f"{net.n_inputs}")
     journal = Path(folder) / (row.name.replace(" ", "_") + ".jsonl")
-    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.parent.mkdir(exist_ok=True)         # the folder itself, never its parents
     done = read_journal(journal)
     todo = [i for i in indices
             if i not in done or (retry_undecided and not done[i].decided)]

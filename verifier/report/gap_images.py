@@ -165,9 +165,9 @@ def gap_over_images(net: Network, images: np.ndarray, labels: np.ndarray, eps: f
     return summary
 
 
-def parse_index(text: str | None, n: int) -> list[int]:
+def parse_index(text: str | None, n: int, option: str = "--index") -> list[int]:
     """``"0:10"`` / ``"3"`` / ``"1,4,7"`` / None (all) -> indices below ``n`` (a range is
-    cut at ``n``).
+    cut at ``n``); errors name ``option``.
 
     Raises:
         OptionError: not a number, a range or a list, or an index outside ``0..n-1``.
@@ -181,10 +181,10 @@ def parse_index(text: str | None, n: int) -> list[int]:
         else:
             indices = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise OptionError(f"--index {shorten(text)!r}: use a number, a range like 0:10 or a "
-                          "list like 1,4,7") from None
+        raise OptionError(f"{option} {shorten(text)!r}: use a number, a range like 0:10 or "
+                          "a list like 1,4,7") from None
     bad = [i for i in indices if not 0 <= i < n]
     if bad or not indices:
-        raise OptionError(f"--index {shorten(text)!r}: {len(bad) or 'no'} index(es) outside "
+        raise OptionError(f"{option} {shorten(text)!r}: {len(bad) or 'no'} index(es) outside "
                           f"0..{n - 1} (there are {n} images)")
     return indices

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from verifier.errors import InputFileError
+from verifier.files import write_text_atomic
 
 
 def mean_value(values) -> float:
@@ -53,9 +53,6 @@ def rows_to_csv(rows: list[dict]) -> str:
 
 
 def write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path``; a path that cannot be written is the user's error."""
-    try:
-        with open(path, "w") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+    """Write ``text`` to ``path`` whole or not at all (a temporary file renamed over it);
+    a path that cannot be written is the user's error (:class:`InputFileError`)."""
+    write_text_atomic(path, text)

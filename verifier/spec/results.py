@@ -23,6 +23,7 @@ import re
 import numpy as np
 
 from verifier.errors import InputFileError
+from verifier.files import check_input_file, read_capped, write_text_atomic
 
 __all__ = ["VERDICTS", "format_counterexample", "write_result_file", "read_result_file"]
 
@@ -34,6 +35,9 @@ _VERDICT_ALIASES = {"sat": "sat", "unsat": "unsat", "unknown": "unknown",
                     "timeout": "timeout", "error": "error",
                     "violated": "sat", "holds": "unsat", "falsified": "sat",
                     "verified": "unsat"}
+
+#: the largest result file read (decompressed)
+MAX_RESULT_BYTES = 256 << 20
 
 _ASSIGNMENT_RE = re.compile(r"\(\s*([XY])_(\d+)\s+([^\s()]+)\s*\)")
 
@@ -76,6 +80,8 @@ def write_result_file(path: str | os.PathLike, verdict: str, x: np.ndarray | Non
         x: (n_inputs,) counterexample input, written only for ``sat``.
         y: (n_outputs,) its output f(x), written only for ``sat``.
 
+    The file is written whole or not at all (a temporary file renamed over it).
+
     Raises:
         ValueError: an unknown verdict.
         InputFileError: the file cannot be written.
@@ -84,11 +90,7 @@ def write_result_file(path: str | os.PathLike, verdict: str, x: np.ndarray | Non
     text = word + "\n"
     if word == "sat" and x is not None:
         text += format_counterexample(x, y)
-    try:
-        with open(os.fspath(path), "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        raise InputFileError(f"{os.fspath(path)}: cannot write result file ({exc})") from None
+    write_text_atomic(path, text)
 
 
 def _gather(values: dict[int, float], kind: str, path: str) -> np.ndarray | None:
@@ -114,15 +116,15 @@ def read_result_file(path: str | os.PathLike
         counterexample (no verdict line) reads as ``"sat"``.
 
     Raises:
-        InputFileError: missing/unreadable file, unknown verdict word, malformed values.
+        InputFileError: missing/unreadable file (or not a regular one), larger than
+            ``MAX_RESULT_BYTES`` (decompressed), unknown verdict word, malformed values.
     """
     path = os.fspath(path)
+    check_input_file(path, "result file")
     try:
         opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such result file") from None
+        with opener(path, "rb") as f:
+            text = read_capped(f, MAX_RESULT_BYTES, path, "result file").decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: cannot read result file ({exc})") from None
     stripped = text.strip()

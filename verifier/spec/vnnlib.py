@@ -33,7 +33,10 @@ import gzip
 import os
 
 from verifier.errors import InputFileError
+from verifier.files import check_input_file, format_size
+from verifier.spec import vnnlib_parser
 from verifier.spec.property import Property
+from verifier.spec.vnnlib_dnf import DisjunctCounter
 from verifier.spec.vnnlib_parser import MAX_DISJUNCTS, VnnlibParser
 from verifier.spec.vnnlib_reader import read_sexprs
 from verifier.spec.vnnlib_writer import write_vnnlib
@@ -58,7 +61,7 @@ def _read_text_bytes(f, path: str) -> bytes:
                                  "VNN-LIB text")
         total += len(chunk)
         if total > MAX_VNNLIB_BYTES:
-            raise InputFileError(f"{path}: larger than {MAX_VNNLIB_BYTES >> 20} MiB; not a "
+            raise InputFileError(f"{path}: larger than {format_size(MAX_VNNLIB_BYTES)}; not a "
                                  "VNN-LIB property this tool reads")
         chunks.append(chunk)
     return b"".join(chunks)
@@ -79,7 +82,9 @@ def parse_vnnlib(text: str, path: str | None = None, n_inputs: int | None = None
         a Property whose cases have (n_inputs,) boxes and (m, n_outputs) output polytopes.
 
     Raises:
-        SpecError: malformed text or a spec that does not fit the sizes, with the line.
+        SpecError: malformed text, a spec that does not fit the sizes, or one with more
+            than ``MAX_DISJUNCTS`` disjuncts in DNF (refused while it is read), with the
+            line.
         EmptyInputBoxError: every disjunct's input box is empty.
     """
     path = None if path is None else str(path)
@@ -90,7 +95,8 @@ def parse_vnnlib(text: str, path: str | None = None, n_inputs: int | None = None
             for suffix in (".gz", ".vnnlib"):
                 if name.endswith(suffix):
                     name = name[: -len(suffix)]
-    forest = read_sexprs(text, path)
+    # a formula over the disjunct limit is refused as soon as it is read
+    forest = read_sexprs(text, path, DisjunctCounter(path, vnnlib_parser.MAX_DISJUNCTS))
     parser = VnnlibParser(path, n_inputs, n_outputs)
     dnf = parser.run(forest)
     return parser.build(dnf, name)
@@ -130,13 +136,13 @@ def parse_vnnlib_file(path: str | os.PathLike, n_inputs: int | None = None,
         the Property, named after the file.
 
     Raises:
-        InputFileError: the file is missing, a directory, unreadable, binary or larger
-            than ``MAX_VNNLIB_BYTES``.
+        InputFileError: the file is missing, not a regular file (a directory, FIFO,
+            device, symlink loop; named), unreadable, binary or larger than
+            ``MAX_VNNLIB_BYTES`` (decompressed).
         SpecError / EmptyInputBoxError: as :func:`parse_vnnlib`.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise InputFileError(f"{path}: is a directory, not a VNN-LIB file")
+    check_input_file(path, "VNN-LIB file")
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:

@@ -15,11 +15,13 @@ import numpy as np
 
 from verifier.errors import EmptyInputBoxError, SpecError
 from verifier.spec.property import Case, OutputPolytope, Property
+from verifier.spec.vnnlib_dnf import too_many_disjuncts
 from verifier.spec.vnnlib_reader import ParenList, Token, describe
 
 __all__ = ["VnnlibParser", "MAX_DISJUNCTS"]
 
-#: Largest number of DNF disjuncts (and of atom occurrences / 50) accepted before giving up.
+#: Largest number of DNF disjuncts (and of atom occurrences / 50) accepted; counted while the
+#: file is read (:class:`~verifier.spec.vnnlib_dnf.DisjunctCounter`), checked again here.
 MAX_DISJUNCTS = 100_000
 _MAX_ATOM_REFS = 50 * MAX_DISJUNCTS
 
@@ -138,7 +140,7 @@ class VnnlibParser:
             for a in args:
                 out.extend(self.formula(a))
                 if len(out) > MAX_DISJUNCTS:
-                    raise self.error(f"more than {MAX_DISJUNCTS} disjuncts", node)
+                    raise self.error(too_many_disjuncts(MAX_DISJUNCTS), node)
             return out
         if head in _COMPARISONS:
             return self.comparison(head, args, node)
@@ -159,8 +161,7 @@ class VnnlibParser:
         result = [common]
         for dnf in multi:
             if len(result) * len(dnf) > MAX_DISJUNCTS:
-                raise self.error(f"the DNF has more than {MAX_DISJUNCTS} disjuncts "
-                                 "(too many nested or-clauses)", node)
+                raise self.error(too_many_disjuncts(MAX_DISJUNCTS), node)
             result = [r + d for r in result for d in dnf]
             if sum(len(r) for r in result) > _MAX_ATOM_REFS:
                 raise self.error("the DNF is too large (too many nested or-clauses)", node)

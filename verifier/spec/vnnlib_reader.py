@@ -8,6 +8,7 @@ and :class:`Token` items, each remembering the line it starts on for error messa
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from verifier.errors import SpecError
 
@@ -42,8 +43,15 @@ class ParenList:
         self.line = line
 
 
-def read_sexprs(text: str, path: str | None) -> list:
+def read_sexprs(text: str, path: str | None,
+                on_close: Callable[[ParenList, ParenList | None], None] | None = None) -> list:
     """Tokenize and build the s-expression forest in one pass.
+
+    Args:
+        text: the file's content.
+        path: for error messages.
+        on_close: called with each list as soon as its ``)`` is read, and the list that
+            holds it (None at the top level); it may raise to stop reading early.
 
     Returns:
         the top-level items (``ParenList`` or ``Token``) in file order.
@@ -68,8 +76,10 @@ def read_sexprs(text: str, path: str | None) -> list:
             if not stack:
                 raise SpecError("unbalanced parentheses: ')' without a matching '('",
                                 path=path, line=line, token=")")
-            stack.pop()
+            closed = stack.pop()
             current = stack[-1].items if stack else top
+            if on_close is not None:
+                on_close(closed, stack[-1] if stack else None)
         else:
             if len(tok) > MAX_TOKEN_CHARS:
                 raise SpecError(f"a token longer than {MAX_TOKEN_CHARS} characters: not "

@@ -9,6 +9,7 @@ from solvers.highs import HighsBackend
 from verifier.encode import encode_network, with_disjunct
 from verifier.encode.summary import export_summary
 from verifier.errors import InputFileError, SpecError
+from verifier.files import check_output_file, output_path
 from verifier.methods import CaseContext, VerifyOptions
 from verifier.lp import MILP_MARGIN
 from verifier.methods.margins import case_constraints, margin_range
@@ -42,16 +43,13 @@ def build_disjunct_model(net: Network, prop: Property, method: str = "triangle",
                          **case_constraints(c, encoded.columns[net.input_name], loosen))
 
 
-def check_model_path(path: str) -> None:
+def check_model_path(path: str, option: str = "-o") -> None:
     """Raise :class:`InputFileError` unless ``path`` ends in ``.lp`` or ``.mps`` and can be
-    written (its folder exists and is writable)."""
+    written (:func:`~verifier.files.check_output_file`: its folder exists and is writable);
+    nothing is created."""
     if not path.lower().endswith(MODEL_EXTENSIONS):
-        raise InputFileError(f"{path}: the model file must end in .lp or .mps")
-    try:
-        with open(path, "a"):
-            pass
-    except OSError as exc:
-        raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise InputFileError(f"{option} {path}: the model file must end in .lp or .mps")
+    check_output_file(path, option)
 
 
 def export_model(net: Network, prop: Property, path: str, method: str = "triangle",
@@ -61,13 +59,14 @@ def export_model(net: Network, prop: Property, path: str, method: str = "triangl
 
     Raises:
         InputFileError: a path that does not end in .lp/.mps, cannot be written, or that
-            HiGHS did not write.
+            HiGHS did not write (then no file is left behind).
     """
     path = str(path)
     check_model_path(path)
     model = build_disjunct_model(net, prop, method, case, disjunct, lp_tighten)
     backend = HighsBackend()
     backend.load(model)
-    if not backend.write(path) or os.path.getsize(path) == 0:
-        raise InputFileError(f"{path}: HiGHS could not write the model")
+    with output_path(path) as temp:
+        if not backend.write(temp) or os.path.getsize(temp) == 0:
+            raise InputFileError(f"{path}: HiGHS could not write the model")
     return export_summary(model)

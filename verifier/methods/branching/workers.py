@@ -35,6 +35,9 @@ from verifier.threads import blas_threads
 LOST_WORKER_ERRORS = ("KilledWorker", "CommClosedError", "CancelledError",
                       "FutureCancelledError")
 
+#: seconds a Dask scheduler named by ``--scheduler`` has to answer
+SCHEDULER_SECONDS = 10.0
+
 #: the environment a local Dask worker starts with (Dask's default without its malloc
 #: setting): single-threaded BLAS
 WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
@@ -153,17 +156,7 @@ class DaskPool(WorkerPool):
     single-threaded processes; else the address of a running scheduler)."""
 
     def __init__(self, workers: int, scheduler: str):
-        Client = dask_distributed().Client
-        self.cluster = None
-        if scheduler == "local":
-            self.cluster = local_cluster(workers)
-            self.client = Client(self.cluster)
-        else:
-            try:
-                self.client = Client(scheduler, timeout=10)
-            except OSError as exc:
-                raise VerifierError(f"cannot reach the Dask scheduler {scheduler}: "
-                                    f"{exc}") from None
+        self.client, self.cluster = dask_client(scheduler, workers)
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 
     def submit(self, fn, /, *args, **kwargs):
@@ -201,6 +194,25 @@ def dask_distributed():
         raise VerifierError("--scheduler needs dask.distributed: pip install "
                             "'verifier[cluster]'") from None
     return dask.distributed
+
+
+def dask_client(scheduler: str, workers: int):
+    """``(client, cluster)``: a Client of a new LocalCluster of ``workers`` processes
+    (``"local"``; the cluster is returned to be closed), or of the running scheduler at
+    ``scheduler`` (cluster None), which must answer within ``SCHEDULER_SECONDS``.
+
+    Raises:
+        VerifierError: dask.distributed is missing, or no scheduler answered.
+    """
+    Client = dask_distributed().Client
+    if scheduler == "local":
+        cluster = local_cluster(workers)
+        return Client(cluster), cluster
+    try:
+        return Client(scheduler, timeout=SCHEDULER_SECONDS), None
+    except (OSError, ValueError) as exc:
+        raise VerifierError(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                            f"{SCHEDULER_SECONDS:g} s ({' '.join(str(exc).split())})") from None
 
 
 def local_cluster(workers: int):
