@@ -13,7 +13,7 @@ import sys
 
 from solvers import SolverFailure
 from verifier import __version__
-from verifier.cli import barrier, batch, demo, gap, plot, tools, verify
+from verifier.cli import barrier, batch, demo, gap, plot, supports, tools, verify
 from verifier.cli.arguments import Parser
 from verifier.errors import VerifierError
 from verifier.threads import blas_threads
@@ -40,6 +40,8 @@ exit codes: 0 ran (any verdict), 1 internal error, 2 usage/other, 3 unreadable f
 130 interrupted (Ctrl-C).
 """
 
+#: ``verifier --name`` (the VNN-LIB 2.0 standard's global option)
+FULL_NAME = "verifier: exact and relaxed ReLU network verification (HiGHS LP/MILP)"
 #: exit code of a solver failure that escapes a command
 SOLVER_FAILURE_EXIT = 7
 
@@ -51,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exact and relaxed verification of ReLU networks, side by side.",
         epilog=EXAMPLES)
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    p.add_argument("--version", action="version", version=f"verifier {__version__}")
+    p.add_argument("--version", action="version", version=__version__,
+                   help="print the version and exit")
+    p.add_argument("--name", action="version", version=FULL_NAME,
+                   help="print the verifier's full name and exit")
     sub = p.add_subparsers(dest="command", required=True)
     verify.add_parser(sub)
     tools.add_parsers(sub)
@@ -60,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     gap.add_parser(sub)
     plot.add_parser(sub)
     barrier.add_parser(sub)
+    supports.add_parser(sub)
     return p
 
 

@@ -73,3 +73,103 @@ def serialise_assignment(query, result, folder: str) -> None:
         with open(partial, "wb") as f:
             f.write(tensor.SerializeToString())
         os.replace(partial, path)
+
+
+USAGE = """\
+VNN-LIB 2.0 (the standard's command-line interface):
+  verifier verify QUERY.vnnlib --network NAME=FILE.onnx [--network ...] [--timeout S]
+                               [--serialise-assignments DIR]
+  first stdout line: sat | unsat | unknown | timed-out; for sat the value of every
+  declared variable follows (NAME TYPE [dims], then one value per line, row-major).
+  Logs go to stderr. A 2.0 file given as SPEC after one network works too.
+"""
+
+
+def query_invocation(args):
+    """``(query, files)`` when the command line is the 2.0 form (``QUERY --network
+    NAME=FILE ...``, or ``NETWORK QUERY`` with a 2.0 query of one network), else None.
+
+    Raises:
+        OptionError: a malformed ``--network``, or both forms mixed.
+        SpecError, InputFileError: an unreadable or malformed query.
+    """
+    from verifier.errors import OptionError
+    from verifier.spec.vnnlib import read_vnnlib_text
+    from verifier.spec.vnnlib2 import is_vnnlib2, parse_query
+
+    try:
+        files = parse_network_option(args.networks)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    if files:
+        if args.spec is not None:
+            raise OptionError("give either NETWORK SPEC or QUERY --network NAME=FILE, not both")
+        text = read_vnnlib_text(args.network)
+        if not is_vnnlib2(text):
+            raise OptionError(f"{args.network}: not a VNN-LIB 2.0 query (no vnnlib-version "
+                              "header); for a 1.0 file use: verifier verify NETWORK SPEC")
+        return parse_query(text, args.network), files
+    if args.spec is None:
+        raise OptionError("give SPEC after NETWORK, or a VNN-LIB 2.0 QUERY with "
+                          "--network NAME=FILE")
+    if not is_vnnlib2_prefix(args.spec):
+        return None
+    query = parse_query(read_vnnlib_text(args.spec), args.spec)
+    needing = [n.name for n in query.networks if n.equal_to is None]
+    if len(needing) != 1:
+        raise OptionError(f"{args.spec} declares {len(needing)} networks that need a file "
+                          f"({', '.join(needing)}): give each with --network NAME=FILE")
+    return query, {needing[0]: args.network}
+
+
+def is_vnnlib2_prefix(path: str) -> bool:
+    """Whether a property file starts with ``(vnnlib-version`` (read from its first 64
+    KiB only; unreadable files are left to the 1.0 reader's messages)."""
+    import gzip
+
+    from verifier.spec.vnnlib2 import is_vnnlib2
+
+    try:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(1 << 16)
+    except (OSError, EOFError):
+        return False
+    return is_vnnlib2(head.decode("utf-8", errors="replace"))
+
+
+def check_assignment_folder(folder: str) -> None:
+    """``--serialise-assignments DIR``: DIR is made if missing, so its parent must exist."""
+    from verifier.errors import InputFileError
+
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputFileError(f"--serialise-assignments {folder}: exists and is not a folder")
+    parent = os.path.dirname(os.path.abspath(folder))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputFileError(f"--serialise-assignments {folder}: the folder {parent} does "
+                             "not exist or is not writable")
+
+
+def run_query(args, invocation, options, start: float):
+    """Decide a 2.0 query: the result line (and assignment) on stdout, logs on stderr;
+    returns the :class:`~verifier.verify.Result`."""
+    import sys
+    import time
+
+    from verifier.verify.query import verify_query
+
+    query, files = invocation
+    say = (lambda message: None) if args.quiet else (
+        lambda message: print(f"  .. {message}", file=sys.stderr, flush=True))
+    for note in query.notes:
+        say(f"note: {note}")
+    remaining = max(args.timeout - (time.monotonic() - start), 0.01)
+    result = verify_query(query, files, method=args.method, timeout=remaining,
+                          options=options, assume_real=args.assume_real, progress=say)
+    lines = result_lines(query, result)
+    if result.verdict == "sat" and args.serialise_assignments:
+        serialise_assignment(query, result, args.serialise_assignments)
+        lines = lines[:1]
+    print("\n".join(lines), flush=True)
+    say(f"{result.message} ({result.timings.get('total', 0.0):.2f}s)")
+    return result

@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments, fraction,
+from verifier.cli import standard
+from verifier.cli.arguments import (add_tighten_arguments, fraction,
                                     non_negative_int, positive_int, positive_seconds,
                                     scheduler_address)
 from verifier.files import check_output_file
@@ -33,8 +34,22 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Falsify first, then prove with the chosen method. A sat answer always "
                     "carries a replayed counterexample; unsat is reported only when every "
-                    "unsafe disjunct has a certified bound > 0.")
-    add_network_arguments(v)
+                    "unsafe disjunct has a certified bound > 0.",
+        epilog=standard.USAGE)
+    v.add_argument("network", metavar="NETWORK|QUERY",
+                   help="network file (.onnx, .onnx.gz, .nnet) followed by SPEC; or a VNN-LIB "
+                        "2.0 query with --network NAME=FILE (the standard's form)")
+    v.add_argument("spec", nargs="?", metavar="SPEC",
+                   help="property file (VNN-LIB 1.0 or 2.0, optionally .gz)")
+    v.add_argument("--network", dest="networks", action="append", metavar="NAME=FILE",
+                   help="VNN-LIB 2.0: the ONNX file of a declared network (once per network "
+                        "without equal-to)")
+    v.add_argument("--serialise-assignments", metavar="DIR",
+                   help="VNN-LIB 2.0: write a sat assignment as DIR/NAME.pb (ONNX "
+                        "TensorProto per variable) instead of printing it")
+    v.add_argument("--assume-real", action="store_true",
+                   help="VNN-LIB 2.0: read float32/float64/... declarations as 'real' "
+                        "(consent to the real-valued analysis; see the README)")
     v.add_argument("--method", default="auto", choices=list(METHOD_NAMES), help=METHOD_HELP)
     v.add_argument("--timeout", type=positive_seconds, default=60.0,
                    help="wall-clock seconds (60)")
@@ -79,19 +94,13 @@ def run(args) -> int:
     included), print and write the results."""
     check_outputs(args)
     start = time.monotonic()
+    query = standard.query_invocation(args)
+    if query is not None:
+        write_outputs(args, standard.run_query(args, query, verify_options(args), start))
+        return 0
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
-    options = VerifyOptions(lp_tighten=not args.no_tighten, workers=args.workers,
-                            scheduler=args.scheduler,
-                            tighten=TightenOptions(method=args.tighten,
-                                                   milp_layers=args.milp_refine,
-                                                   milp_time_limit=args.milp_refine_seconds),
-                            bab=BabOptions(cuts=args.bab_cuts,
-                                           refine_share=args.refine_share
-                                           if args.milp_refine else 0.0),
-                            krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s,
-                                               lp_tighten=args.krelu_tighten,
-                                               milp_cuts=args.milp_cuts))
+    options = verify_options(args)
     status = StatusLine(sys.stderr)
     remaining = max(args.timeout - (time.monotonic() - start), MIN_SECONDS)
     try:
@@ -104,13 +113,33 @@ def run(args) -> int:
     print(result.verdict)
     if not args.quiet:
         _print_details(result)
+    write_outputs(args, result)
+    return 0
+
+
+def write_outputs(args, result) -> None:
+    """``--json`` and ``--result-file``, if asked for."""
     if args.json:
         write_text(args.json, result.to_json())
     if args.result_file:
         w = result.witness
         write_result_file(args.result_file, result.verdict,
                           None if w is None else w.x, None if w is None else w.y)
-    return 0
+
+
+def verify_options(args) -> VerifyOptions:
+    """The :class:`VerifyOptions` of the command line."""
+    return VerifyOptions(lp_tighten=not args.no_tighten, workers=args.workers,
+                            scheduler=args.scheduler,
+                            tighten=TightenOptions(method=args.tighten,
+                                                   milp_layers=args.milp_refine,
+                                                   milp_time_limit=args.milp_refine_seconds),
+                            bab=BabOptions(cuts=args.bab_cuts,
+                                           refine_share=args.refine_share
+                                           if args.milp_refine else 0.0),
+                            krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s,
+                                               lp_tighten=args.krelu_tighten,
+                                               milp_cuts=args.milp_cuts))
 
 
 def check_outputs(args) -> None:
@@ -118,6 +147,8 @@ def check_outputs(args) -> None:
     for option, path in (("--json", args.json), ("--result-file", args.result_file)):
         if path:
             check_output_file(path, option)
+    if args.serialise_assignments:
+        standard.check_assignment_folder(args.serialise_assignments)
 
 
 class StatusLine:
