@@ -14,7 +14,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @pytest.mark.parametrize("name", ["quickstart", "relaxation_gaps", "export_and_inspect",
-                                  "convex_barrier"])
+                                  "convex_barrier", "two_networks"])
 def test_notebook_runs(name, tmp_path):
     if name == "convex_barrier":
         from conftest import shared_benchmarks

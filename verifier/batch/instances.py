@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from verifier.batch.networks import (format_network_list, is_network_list,
+                                     parse_network_list, resolve_networks)
 from verifier.errors import InputFileError, shorten
 from verifier.files import check_input_file
 
@@ -22,7 +23,8 @@ class Instance:
     """One row of an instances CSV.
 
     Attributes:
-        onnx, vnnlib: the paths as written in the CSV (the resume key).
+        onnx, vnnlib: the paths as written in the CSV (the resume key); ``onnx`` may be a
+            list of ``(name, path)`` pairs (several networks of a VNN-LIB 2.0 query).
         onnx_path, vnnlib_path: the same, resolved against the CSV's folder.
         timeout: the CSV's time limit (None when the column is empty/missing).
         expected: ground-truth verdict (``sat``/``unsat``/``unknown``) or ``""``.
@@ -89,7 +91,7 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: cannot read instances file ({exc})") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = [_row(line) for line in text.splitlines()]
     base = path.resolve().parent
     columns = ["onnx", "vnnlib", "timeout"]
     start = 0
@@ -117,8 +119,12 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
             raise InputFileError(f"{path}:{index + 1}: verdict {shorten(verdict)!r} is not "
                                  "sat, unsat, unknown, violated, holds or empty")
         expected = GROUND_TRUTH_ALIASES[verdict]
+        onnx_path = str(base / record["onnx"])
+        if is_network_list(record["onnx"]):
+            pairs = parse_network_list(record["onnx"], f"{path}:{index + 1}")
+            onnx_path = format_network_list(resolve_networks(pairs, str(base)))
         inst = Instance(onnx=record["onnx"], vnnlib=record["vnnlib"],
-                        onnx_path=str(base / record["onnx"]),
+                        onnx_path=onnx_path,
                         vnnlib_path=str(base / record["vnnlib"]), timeout=timeout,
                         expected=expected, best_time_s=record.get("best_time_s", ""),
                         line=index + 1, problem=problem)
@@ -127,6 +133,18 @@ def read_instances(csv_path: str | os.PathLike) -> list[Instance]:
         seen.add(inst.key)
         instances.append(inst)
     return instances
+
+
+def _row(line: str) -> list[str]:
+    """One CSV line as fields; a first field ``[(...), ...]`` (several networks, VNN-COMP
+    2026) is one field although it holds commas."""
+    if is_network_list(line):
+        end = line.find("]")
+        if end >= 0:
+            rest = line[end + 1:].lstrip()
+            fields = next(csv.reader([rest[1:]]), []) if rest.startswith(",") else []
+            return [line[:end + 1].strip(), *fields]
+    return next(csv.reader([line]), [])
 
 
 def _timeout(text: str, where: str) -> tuple[float | None, str]:

@@ -23,12 +23,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from verifier.batch.networks import is_network_list, parse_network_list, resolve_networks
 from verifier.errors import InputFileError, VerifierError
 from verifier.files import check_input_file
 from verifier.network import load_network
 from verifier.spec import load_vnnlib
+from verifier.spec.results import query_result_lines
 from verifier.threads import single_threaded_environment
 from verifier.verify import verify
+from verifier.verify.query import verify_query
 
 RESULT_MARKER = "@@result@@ "
 
@@ -78,18 +81,26 @@ def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
     out = {"verdict": "error", "time_s": 0.0, "certified_margin": None, "message": "",
            "x": None, "y": None}
     try:
-        check_input_file(onnx_path, "network file")
+        if not is_network_list(onnx_path):
+            check_input_file(onnx_path, "network file")
         check_input_file(vnnlib_path, "property file")
     except InputFileError as exc:
         out["message"] = one_line(exc)
         out["time_s"] = time.perf_counter() - start
         return out
     try:
-        net = load_network(onnx_path)
-        prop = load_vnnlib(vnnlib_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
+        query = instance_query(onnx_path, vnnlib_path)
         remaining = max(timeout - (time.perf_counter() - start), 0.01)
-        result = verify(net, prop, method=method, timeout=remaining,
-                        onnx_path=onnx_path if onnx_path.endswith(".onnx") else None)
+        if query is not None:
+            result = verify_query(query[0], query[1], method=method, timeout=remaining)
+            out["assignment"] = query_result_lines(query[0], result.verdict,
+                                                   result.assignment)[1:] or None
+        else:
+            net = load_network(onnx_path)
+            prop = load_vnnlib(vnnlib_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
+            remaining = max(timeout - (time.perf_counter() - start), 0.01)
+            result = verify(net, prop, method=method, timeout=remaining,
+                            onnx_path=onnx_path if onnx_path.endswith(".onnx") else None)
         out["verdict"] = result.verdict
         out["message"] = one_line(result.message)
         margin = result.certified_margin()
@@ -105,6 +116,30 @@ def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
         out["message"] = one_line(f"internal error: {type(exc).__name__}: {exc}")
     out["time_s"] = time.perf_counter() - start
     return out
+
+
+def instance_query(onnx: str, vnnlib_path: str):
+    """``(query, files)`` for a VNN-LIB 2.0 instance (a 2.0 file, or a network list as
+    ONNX argument), else None. Relative paths of a network list are taken from the
+    current folder, else from the folders above the query file (the benchmark's root).
+
+    Raises:
+        VerifierError: a 2.0 query whose networks cannot be matched to the files.
+    """
+    from verifier.spec import is_vnnlib2_file, load_query
+
+    pairs = parse_network_list(onnx) if is_network_list(onnx) else None
+    if pairs is None and not is_vnnlib2_file(vnnlib_path):
+        return None
+    query = load_query(vnnlib_path)
+    if pairs is None:
+        needing = [n.name for n in query.networks if n.equal_to is None]
+        if len(needing) != 1:
+            raise InputFileError(f"{vnnlib_path} declares {len(needing)} networks that need "
+                                 "a file: give them as [('name','file.onnx'), ...]")
+        return query, {needing[0]: onnx}
+    folders = [str(p) for p in Path(vnnlib_path).resolve().parents]
+    return query, dict(resolve_networks(pairs, os.getcwd(), *folders))
 
 
 def watch_parent() -> None:

@@ -12,6 +12,7 @@ from verifier.batch.instances import Instance, read_instances, select_instances
 from verifier.batch.isolate import DEFAULT_TIMEOUT, ProcessRegistry, Task, run_isolated
 from verifier.batch.results import (Progress, ResultWriter, check_output_state, output_record,
                                     prepare_output, summarize)
+from verifier.batch.networks import is_network_list
 from verifier.errors import InputFileError
 from verifier.files import check_output_file
 from verifier.methods.branching.workers import dask_client, dask_distributed
@@ -23,7 +24,8 @@ def instance_timeout(inst: Instance, cap: float | None) -> float:
 
 
 def make_task(inst: Instance, method: str, cap: float | None) -> Task:
-    return Task(onnx_path=os.path.abspath(inst.onnx_path),
+    onnx = inst.onnx_path     # a list of (name, path) pairs is resolved already
+    return Task(onnx_path=onnx if is_network_list(onnx) else os.path.abspath(onnx),
                 vnnlib_path=os.path.abspath(inst.vnnlib_path), method=method,
                 timeout=instance_timeout(inst, cap), key=inst.key)
 

@@ -12,6 +12,7 @@ from verifier.errors import OptionError, VerifierError
 from verifier.files import check_output_file, load_npy
 from verifier.methods import METHODS
 from verifier.network import load_network
+from verifier.verify.query import prepare_query
 from verifier.report import DEFAULT_METHODS, gap_over_images, gap_table, parse_index
 from verifier.spec import load_vnnlib
 from verifier.verify import TightenOptions, VerifyOptions
@@ -40,6 +41,9 @@ def add_parser(subparsers) -> None:
     g.add_argument("--json", metavar="F", help="write JSON")
     g.add_argument("--md", metavar="F", help="write Markdown")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
+    g.add_argument("--network", dest="networks", action="append", metavar="NAME=FILE",
+                   help="VNN-LIB 2.0: the positional argument is a query and this the ONNX "
+                        "file of one of its networks (e.g. a net and its pruned copy)")
     g.set_defaults(func=run)
 
 
@@ -63,15 +67,31 @@ def run(args) -> int:
         print(summary.to_text())
         summary.write(args.csv, args.json, args.md)
         return 0
-    if args.spec is None:
-        raise OptionError("give a SPEC file or --images/--labels/--eps")
-    net = load_network(args.network)
-    prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
+    labels = None
+    invocation = query_invocation(args)
+    if invocation is not None:
+        lowered = prepare_query(*invocation)
+        net, prop = lowered.network, lowered.prop
+        labels = lowered.output_labels()
+    else:
+        net = load_network(args.network)
+        prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
     table = gap_table(net, prop, args.methods, timeout=args.timeout, options=options,
-                      progress=progress)
+                      progress=progress, labels=labels)
     print(table.to_text())
     table.write(args.csv, args.json, args.md)
     return 0
+
+
+def query_invocation(args):
+    """``(query, files)`` for a VNN-LIB 2.0 query (``QUERY --network ...`` or ``NETWORK
+    QUERY``), else None (a 1.0 SPEC)."""
+    from verifier.cli.standard import query_invocation as standard_invocation
+
+    if args.spec is None and not args.networks:
+        raise OptionError("give a SPEC file, a 2.0 QUERY with --network NAME=FILE, or "
+                          "--images/--labels/--eps")
+    return standard_invocation(args)
 
 
 def check_outputs(args) -> None:

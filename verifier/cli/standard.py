@@ -18,12 +18,7 @@ import os
 
 import numpy as np
 
-#: the pipeline's verdicts -> the standard's result words
-RESULT_WORDS = {"sat": "sat", "unsat": "unsat", "unknown": "unknown", "timeout": "timed-out",
-                "error": "unknown"}
-#: how the standard's examples write the real type in assignment headers
-REAL_HEADER = "Real"
-
+from verifier.spec.results import query_result_lines
 
 def parse_network_option(values: list[str] | None) -> dict[str, str]:
     """``["f=net.onnx", ...]`` -> ``{"f": "net.onnx"}``.
@@ -43,17 +38,9 @@ def parse_network_option(values: list[str] | None) -> dict[str, str]:
 
 
 def result_lines(query, result) -> list[str]:
-    """The stdout lines of the standard's ``verify``: the result word, then (``sat``) the
-    assignment in the command-line format."""
-    lines = [RESULT_WORDS.get(result.verdict, "unknown")]
-    if result.verdict == "sat" and result.assignment is not None:
-        for var in query.variables:
-            kind = REAL_HEADER if var.element_type == "real" else var.element_type
-            lines.append(f"{var.name} {kind} [{','.join(str(d) for d in var.shape)}]")
-            values = np.asarray(result.assignment[var.name]).reshape(-1)
-            integer = var.element_type.startswith(("int", "uint", "bool"))
-            lines += [str(int(v)) if integer else repr(float(v)) for v in values]
-    return lines
+    """The stdout lines of the standard's ``verify``
+    (:func:`~verifier.spec.results.query_result_lines`)."""
+    return query_result_lines(query, result.verdict, result.assignment)
 
 
 def serialise_assignment(query, result, folder: str) -> None:

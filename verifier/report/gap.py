@@ -101,11 +101,14 @@ def run_method(ctx: CaseContext, method: str, A, b, seconds: float) -> tuple[Met
     return found, "timeout" if found.timed_out else "ok"
 
 
-def _objective_label(prop: Property, case: int, disjunct: int) -> str:
+def _objective_label(prop: Property, case: int, disjunct: int,
+                     labels: Sequence[str] | None = None) -> str:
     A = prop.cases[case].disjuncts[disjunct].A
     if A.shape[0] == 1:
         pos, neg = np.flatnonzero(A[0] > 0), np.flatnonzero(A[0] < 0)
         if len(pos) == 1 and len(neg) == 1 and A[0, pos[0]] == 1 and A[0, neg[0]] == -1:
+            if labels is not None:
+                return f"{labels[pos[0]]} - {labels[neg[0]]}"
             return f"y{pos[0]} - y{neg[0]}"
     return f"case{case}/d{disjunct}"
 
@@ -121,7 +124,8 @@ def _real_margin(net: Network, case, A, b, x) -> float:
 
 def gap_table(net: Network, prop: Property, methods: Sequence[str] = DEFAULT_METHODS,
               timeout: float = 60.0, options: VerifyOptions | None = None,
-              tighten_timeout: float | None = None, progress=None) -> GapTable:
+              tighten_timeout: float | None = None, progress=None,
+              labels: Sequence[str] | None = None) -> GapTable:
     """The gap table of a property (see module docstring).
 
     Args:
@@ -132,6 +136,8 @@ def gap_table(net: Network, prop: Property, methods: Sequence[str] = DEFAULT_MET
         tighten_timeout: seconds for the tightening of a case (default ``max(timeout,
             60)``).
         progress: optional callback receiving one-line messages.
+        labels: names of the network outputs for the objective column (e.g. a 2.0
+            query's ``Y[0,1]``); default ``y0, y1, ...``.
     """
     start = time.monotonic()
     opts = gap_options(options)
@@ -149,7 +155,7 @@ def gap_table(net: Network, prop: Property, methods: Sequence[str] = DEFAULT_MET
             ctx.tightened()
         table.layers += layer_widths(net, case_bounds(ctx), case=k)
         for d, poly in enumerate(case.disjuncts):
-            row = ObjectiveGap(k, d, _objective_label(prop, k, d))
+            row = ObjectiveGap(k, d, _objective_label(prop, k, d, labels))
             upper = math.inf
             for m in methods:
                 t0 = time.perf_counter()

@@ -76,6 +76,10 @@ class LoweredQuery:
     output_columns: np.ndarray
     dropped: int = 0
 
+    def output_labels(self) -> list[str]:
+        """``Y[0,1]``-style names of the network's outputs (the query's variables)."""
+        return [self.query.variable_of(int(e)).label(int(e)) for e in self.output_columns]
+
     def assignment(self, x: np.ndarray) -> np.ndarray:
         """The whole variable vector (every declared tensor, declaration order) at the
         network input ``x``: inputs as given, hidden nodes and outputs computed by the

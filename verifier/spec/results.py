@@ -25,7 +25,14 @@ import numpy as np
 from verifier.errors import InputFileError
 from verifier.files import check_input_file, read_capped, write_text_atomic
 
-__all__ = ["VERDICTS", "format_counterexample", "write_result_file", "read_result_file"]
+__all__ = ["VERDICTS", "format_counterexample", "write_result_file", "read_result_file",
+           "RESULT_WORDS", "query_result_lines", "write_query_result_file"]
+
+#: the pipeline's verdicts -> the VNN-LIB 2.0 standard's result words
+RESULT_WORDS = {"sat": "sat", "unsat": "unsat", "unknown": "unknown", "timeout": "timed-out",
+                "error": "unknown"}
+#: how the standard's examples write the real type in assignment headers
+REAL_HEADER = "Real"
 
 #: Verdict words of a result file's first line.
 VERDICTS = ("sat", "unsat", "unknown", "timeout", "error")
@@ -151,3 +158,25 @@ def read_result_file(path: str | os.PathLike
                                  f"{value!r}") from None
         (xs if kind == "X" else ys)[index] = number
     return word, _gather(xs, "X", path), _gather(ys, "Y", path)
+
+
+def query_result_lines(query, verdict: str, assignment: dict | None) -> list[str]:
+    """The VNN-LIB 2.0 standard's ``verify`` output: the result word (``sat``, ``unsat``,
+    ``unknown``, ``timed-out``), then for ``sat`` every declared variable of the query in
+    declaration order: a header ``NAME TYPE [d1,d2]`` and one value per line (row-major,
+    ``repr`` of the float, so it reads back bit for bit)."""
+    lines = [RESULT_WORDS.get(verdict, "unknown")]
+    if verdict == "sat" and assignment is not None:
+        for var in query.variables:
+            kind = REAL_HEADER if var.element_type == "real" else var.element_type
+            lines.append(f"{var.name} {kind} [{','.join(str(d) for d in var.shape)}]")
+            values = np.asarray(assignment[var.name]).reshape(-1)
+            integer = var.element_type.startswith(("int", "uint", "bool"))
+            lines += [str(int(v)) if integer else repr(float(v)) for v in values]
+    return lines
+
+
+def write_query_result_file(path: str | os.PathLike, lines: list[str]) -> None:
+    """A result file of a VNN-LIB 2.0 instance: :func:`query_result_lines`, written whole
+    or not at all."""
+    write_text_atomic(path, "\n".join(lines) + "\n")
