@@ -145,18 +145,22 @@ def _tie(key: tuple, kinds: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def _keys(d: Conjunction) -> list[tuple]:
+def _tie_candidates(d: Conjunction, kinds: np.ndarray) -> list[tuple]:
+    """Keys of the rows that can be half of a tie (two inputs, unit coefficients of
+    opposite signs, right-hand side 0, non-strict) and of their negations' partners."""
     A = d.A.tocsr()
     A.sort_indices()
-    return [_row_key(A, d.b, d.strict, r) for r in range(A.shape[0])]
+    nnz = np.diff(A.indptr)
+    rows = np.flatnonzero((nnz == 2) & (d.b == 0.0) & ~d.strict)
+    return [key for r in rows if _tie(key := _row_key(A, d.b, d.strict, r), kinds)]
 
 
 def _common_ties(disjuncts, kinds: np.ndarray) -> set[tuple[int, int]]:
     """Pairs of inputs every disjunct equates (both ``x_a - x_b <= 0`` and its negation)."""
     common = None
     for d in disjuncts:
-        keys = set(_keys(d))
-        ties = {t for key in keys if (t := _tie(key, kinds)) and _negated(key) in keys}
+        keys = set(_tie_candidates(d, kinds))
+        ties = {_tie(key, kinds) for key in keys if _negated(key) in keys}
         common = ties if common is None else common & ties
     return common or set()
 
@@ -198,30 +202,26 @@ class _Rows:
 
 def _sort_rows(d: Conjunction, kinds: np.ndarray, position: np.ndarray, n_joint: int,
                ties: set) -> _Rows:
-    lower, upper = np.full(n_joint, -np.inf), np.full(n_joint, np.inf)
     A = d.A.tocsr()
     A.sort_indices()
-    keys = [_row_key(A, d.b, d.strict, r) for r in range(A.shape[0])]
-    present = set(keys)
-    role = np.zeros(A.shape[0], dtype=np.int64)        # 0 soft, 1 hard, 2 box/tie (drop)
-    inputs_only = np.zeros(A.shape[0], dtype=bool)
-    for r, key in enumerate(keys):
-        cols, vals, rhs, strict = key
-        inputs_only[r] = all(kinds[c] == INPUT for c in cols)
+    nnz = np.diff(A.indptr)
+    starts = A.indptr[:-1]
+    on_input = (kinds[A.indices] == INPUT).astype(np.int64)
+    inputs_only = np.add.reduceat(on_input, starts) == nnz if A.nnz else nnz == 0
+    inputs_only = np.where(nnz == 0, True, inputs_only)
+    role = np.zeros(A.shape[0], dtype=np.int64)        # 0 soft, 1 hard, 2 box/tie, 3 input
+    lower, upper = _single_input_bounds(A, d, inputs_only & (nnz == 1) & ~d.strict,
+                                        position, n_joint, role)
+    rest = np.flatnonzero(role == 0)
+    keys = {r: _row_key(A, d.b, d.strict, r) for r in rest}
+    present = set(keys.values())
+    for r, key in keys.items():
         tie = _tie(key, kinds)
         if tie is not None and (tie in ties or tie[::-1] in ties):
             role[r] = 2
-        elif inputs_only[r] and len(cols) == 1 and not strict and (
-                bound := _exact_quotient(rhs, vals[0])) is not None:
-            p = position[cols[0]]
-            if vals[0] > 0:
-                upper[p] = min(upper[p], bound)
-            else:
-                lower[p] = max(lower[p], bound)
-            role[r] = 2
-        elif not strict and inputs_only[r]:
+        elif not d.strict[r] and inputs_only[r]:
             role[r] = 3
-        elif not strict and _negated(key) in present:
+        elif not d.strict[r] and _negated(key) in present:
             role[r] = 1
     hard, soft, on_x = (np.flatnonzero(role == k) for k in (1, 0, 3))
     C = A[on_x].tocoo()
@@ -230,6 +230,30 @@ def _sort_rows(d: Conjunction, kinds: np.ndarray, position: np.ndarray, n_joint:
     return _Rows(lower, upper, inputs, d.b[on_x],
                  Conjunction(A[hard], d.b[hard], d.strict[hard]),
                  Conjunction(A[soft], d.b[soft], d.strict[soft]))
+
+
+def _single_input_bounds(A: sp.csr_matrix, d: Conjunction, candidates: np.ndarray,
+                         position: np.ndarray, n_joint: int, role: np.ndarray):
+    """The box of the rows ``a x_i <= c`` (``candidates``) whose bound ``c / a`` is
+    exact; those rows get role 2 (in ``role``, in place)."""
+    lower, upper = np.full(n_joint, -np.inf), np.full(n_joint, np.inf)
+    rows = np.flatnonzero(candidates)
+    a = A.data[A.indptr[rows]]
+    cols = A.indices[A.indptr[rows]]
+    mantissa = np.abs(np.frexp(a)[0])
+    exact = (mantissa == 0.5) & np.isfinite(d.b[rows])     # a = ±2^k: c / a is exact
+    for k in np.flatnonzero(~exact):                       # rare: check exactly
+        exact[k] = _exact_quotient(float(d.b[rows[k]]), float(a[k])) is not None
+    rows, a, cols = rows[exact], a[exact], cols[exact]
+    with np.errstate(over="ignore", under="ignore"):
+        bound = d.b[rows] / a
+    normal = np.abs(bound) >= np.finfo(np.float64).tiny      # no underflow: still exact
+    finite = np.isfinite(bound) & (normal | (d.b[rows] == 0))
+    rows, a, cols, bound = rows[finite], a[finite], cols[finite], bound[finite]
+    np.minimum.at(upper, position[cols[a > 0]], bound[a > 0])
+    np.maximum.at(lower, position[cols[a < 0]], bound[a < 0])
+    role[rows] = 2
+    return lower, upper
 
 
 def _exact_quotient(b: float, a: float) -> float | None:
