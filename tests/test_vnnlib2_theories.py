@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from onnx_builders import mlp_onnx, random_layers, save, two_io_onnx
 from verifier.spec.vnnlib2 import parse_query
@@ -206,3 +208,37 @@ def test_strict_and_non_strict_on_a_relu(net_f, strict):
     else:
         assert result.verdict == "sat"
         assert result.assignment["H"][0, neuron] == 0.0
+
+
+# ====================================================================== bounds vs samples
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000))
+def test_joint_bounds_contain_the_constrained_samples(tmp_path, seed):
+    """Two networks on tied inputs with a linear input row: every method's certified
+    bound of each disjunct's margin is below the margin at every sampled point of the
+    constrained region, and the MILP's exact value is too."""
+    from verifier.report import gap_table
+    from verifier.verify.query import prepare_query
+
+    rng = np.random.default_rng(seed)
+    f, g = (random_layers(rng, [2, 5, 4, 2]) for _ in range(2))
+    paths = {"f": save(mlp_onnx(f), tmp_path / f"f{seed}.onnx"),
+             "g": save(mlp_onnx(g), tmp_path / f"g{seed}.onnx")}
+    a = rng.uniform(-1, 1, 2)
+    text = (HEADER + declare("f") + declare("g") + BOX2
+            + "(assert (== U[0,0] X[0,0]))\n(assert (== U[0,1] X[0,1]))\n"
+            + f"(assert (<= (+ (* {a[0]:.3f} X[0,0]) (* {a[1]:.3f} X[0,1])) 0.2))\n"
+            + "(assert (or (<= (- Y[0,0] V[0,0]) 0.0) (<= (+ Y[0,1] V[0,1]) -0.5)))\n")
+    lowered = prepare_query(parse_query(text, "q.vnnlib"), paths)
+    table = gap_table(lowered.network, lowered.prop, ("interval", "deeppoly", "triangle",
+                                                      "milp"), timeout=30)
+    X = grid2(n=121)
+    X = X[X @ a <= 0.2]
+    Y, V = mlp(f, X)[0], mlp(g, X)[0]
+    margins = [Y[:, 0] - V[:, 0], Y[:, 1] + V[:, 1] + 0.5]
+    for row in table.objectives:
+        sampled = float(margins[row.disjunct].min())
+        for method, bound in row.bounds.items():
+            assert bound <= sampled + 1e-9, (method, bound, sampled)
+        assert row.exact_lower <= sampled + 1e-9

@@ -13,7 +13,7 @@ import sys
 
 from solvers import SolverFailure
 from verifier import __version__
-from verifier.cli import barrier, batch, demo, gap, plot, supports, tools, verify
+from verifier.cli import barrier, batch, convert, demo, gap, plot, supports, tools, verify
 from verifier.cli.arguments import Parser
 from verifier.errors import VerifierError
 from verifier.threads import blas_threads
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_parser(sub)
     barrier.add_parser(sub)
     supports.add_parser(sub)
+    convert.add_parser(sub)
     return p
 
 

@@ -19,7 +19,11 @@ def few_free_inputs(prop: Property) -> bool:
 
 
 def auto_plan(net: Network, prop: Property) -> list[str]:
-    """The methods ``auto`` runs, in order."""
+    """The methods ``auto`` runs, in order. Cases with constraint or input rows (VNN-LIB
+    2.0 queries) go to the LP and the MILP, which take those rows; the branch and bound
+    engines bound the box only."""
+    if any(c.constraints is not None or c.input_rows is not None for c in prop.cases):
+        return ["interval", "deeppoly", "triangle", "milp"]
     if few_free_inputs(prop) or net.is_sequential():
         return ["interval", "deeppoly", "exact"]
     return ["interval", "deeppoly", "triangle", "exact"]

@@ -41,6 +41,8 @@ from verifier.methods import METHODS, CaseContext, MethodOutcome, VerifyOptions
 from verifier.network import Network
 from verifier.report.gap_table import GapTable, LayerWidths, ObjectiveGap
 from verifier.spec import Property
+from verifier.witness.falsify import meets_constraints
+from verifier.witness.repair import onto_input_rows
 
 DEFAULT_METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp")
 RELAXATIONS = ("interval", "deeppoly", "triangle", "krelu")
@@ -118,6 +120,9 @@ def _real_margin(net: Network, case, A, b, x) -> float:
     if x is None:
         return math.inf
     x = np.clip(np.asarray(x, dtype=np.float64).reshape(-1), case.lower, case.upper)
+    x = onto_input_rows(case, x)
+    if x is None or not meets_constraints(net, case, x):
+        return math.inf          # not a point of the case (constraints, input rows)
     y = net.forward(x[None, :])[0]
     return float(np.max(A @ y - b))
 

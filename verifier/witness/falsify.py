@@ -148,7 +148,9 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
 
     Returns:
         [(disjunct index, best x, its margin)] sorted by margin; the margin counts the
-        case's constraint rows (:func:`with_constraints`).
+        case's constraint rows (:func:`with_constraints`), and is ``inf`` for a point that
+        does not meet them (it bounds nothing), so every finite margin is an upper bound
+        of the disjunct's minimum over the case.
     """
     rng = np.random.default_rng(options.seed)
     lo, hi = case.lower, case.upper
@@ -172,5 +174,19 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
         x, m = falsify_disjunct(net, case, poly.A, poly.b, options, deadline=deadline)
         if m < item[2]:
             item[1], item[2] = x, m
+    for item in found:
+        if item[2] > 0 and not meets_constraints(net, case, item[1]):
+            item[2] = np.inf       # not a point of the case: its margin bounds nothing
     found.sort(key=lambda item: item[2])
     return [tuple(item) for item in found]
+
+
+def meets_constraints(net: Network, case: Case, x: np.ndarray) -> bool:
+    """Whether ``x`` meets the case's input rows and constraint rows exactly (the box is
+    not checked)."""
+    if case.input_rows is None and case.constraints is None:
+        return True
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if case.input_rows is not None and not case.input_rows.contains(x):
+        return False
+    return case.constraints is None or case.admits(net.forward(x))
