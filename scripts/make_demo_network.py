@@ -8,6 +8,7 @@ Trains a 64-32-32-10 ReLU classifier on scikit-learn's built-in 8x8 digits data
 Usage::
 
     python scripts/make_demo_network.py [--out verifier/data]
+    python scripts/make_demo_network.py --properties-only   # only the example properties
 
 Outputs (in ``--out``):
     digits_64_32_32_10.onnx   opset 13; input "input" float32 [N, 64] with pixels in [0, 1]
@@ -15,6 +16,10 @@ Outputs (in ``--out``):
                               output "logits" float32 [N, 10] (no softmax).
     digits_test_images.npz    images float32 (10, 64) in [0, 1], labels int64 (10,): one
                               correctly classified held-out image per digit 0..9.
+    digits_img0_eps0.1.vnnlib  L-inf robustness of image 0 (label 0) at eps 0.1, VNN-LIB
+                              1.0 (holds: auto proves it, DeepPoly alone cannot).
+    digits_img3_eps0.1.vnnlib  the same for image 3 (a counterexample exists).
+    digits_img0_eps0.1_v2.vnnlib  the first as a VNN-LIB 2.0 query (network "digits").
 
 The script is deterministic: scikit-learn's ``MLPClassifier`` (Adam, ``random_state=0``)
 on a stratified 80/20 split with ``random_state=0``. Requires scikit-learn (the ``dev`` extra).
@@ -34,6 +39,8 @@ MAX_ITER = 500
 TEST_SIZE = 0.2
 ONNX_NAME = "digits_64_32_32_10.onnx"
 IMAGES_NAME = "digits_test_images.npz"
+#: (image index, eps) of the example properties
+EXAMPLES = ((0, 0.1), (3, 0.1))
 
 
 def load_data():
@@ -123,12 +130,42 @@ def pick_images(layers, X_test, y_test):
     return np.asarray(images, dtype=np.float32), np.asarray(labels, dtype=np.int64)
 
 
+def write_properties(out: pathlib.Path) -> list[pathlib.Path]:
+    """The example properties of the bundled net and images (see the module docstring)."""
+    from verifier.data import demo_images
+    from verifier.spec import linf_robustness
+    from verifier.spec.vnnlib import write_vnnlib
+    from verifier.spec.vnnlib2_writer import query_from_property, write_query
+
+    images, labels = demo_images()
+    written = []
+    for index, eps in EXAMPLES:
+        prop = linf_robustness(images[index], eps, int(labels[index]), 10,
+                               name=f"digits_img{index}_eps{eps:g}")
+        path = out / f"digits_img{index}_eps{eps:g}.vnnlib"
+        path.write_text(write_vnnlib(prop))
+        written.append(path)
+        if index == EXAMPLES[0][0]:
+            query = query_from_property(prop, (1, 64), (1, 10), network="digits")
+            path = out / f"digits_img{index}_eps{eps:g}_v2.vnnlib"
+            path.write_text(write_query(query, comment=f"L-inf robustness of image {index} "
+                                        f"at eps {eps:g}, written by {pathlib.Path(__file__).name}"))
+            written.append(path)
+    return written
+
+
 def main(argv=None) -> int:
     default_out = pathlib.Path(__file__).resolve().parent.parent / "verifier" / "data"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=default_out,
                         help="output folder (default: verifier/data)")
+    parser.add_argument("--properties-only", action="store_true",
+                        help="only (re)write the example properties of the shipped net")
     args = parser.parse_args(argv)
+    if args.properties_only:
+        for path in write_properties(args.out):
+            print(f"wrote {path}")
+        return 0
 
     import onnx
 
@@ -170,6 +207,8 @@ def main(argv=None) -> int:
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes)")
     print(f"wrote {npz_path} ({npz_path.stat().st_size} bytes): labels {labels.tolist()}")
     print(ort_note)
+    for path in write_properties(args.out):
+        print(f"wrote {path}")
     return 0
 
 
