@@ -241,11 +241,13 @@ def _falsify_all(net, prop, contexts, result, onnx_path, say) -> Witness | None:
     """Falsify every case (shared sample per case, PGD on the most promising disjuncts)."""
     start = time.perf_counter()
     outcomes = {(o.case, o.disjunct): o for o in result.disjuncts}
+    share = contexts[0].options.falsify.time_share if contexts else 1.0
+    until = time.monotonic() + share * max(contexts[0].remaining(), 0.0) if contexts else None
     try:
         for k, case in enumerate(prop.cases):
             contexts[k].check_time()
             for d, x, margin in falsify_case(net, case, contexts[k].options.falsify,
-                                             deadline=contexts[k].deadline):
+                                             deadline=min(contexts[k].deadline, until)):
                 outcome = outcomes[(k, d)]
                 outcome.best_margin = min(outcome.best_margin, margin)
                 if margin <= 0:
