@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from verifier.methods.alpha import alpha_margin
 from verifier.methods.bab import bab_margin
 from verifier.methods.deeppoly import deeppoly_margin
 from verifier.methods.exact import exact_margin
@@ -36,6 +37,8 @@ class Method:
 METHODS: dict[str, Method] = {
     "interval": Method(interval_margin, False, "box propagation, rounded outward"),
     "deeppoly": Method(deeppoly_margin, False, "DeepPoly/CROWN back-substitution"),
+    "alpha": Method(alpha_margin, False, "back-substitution with optimised slopes per row "
+                                         "(alpha-CROWN) over DeepPoly bounds, any graph"),
     "triangle": Method(triangle_margin, False, "LP over per-neuron triangles, tightened bounds"),
     "krelu": Method(krelu_margin, False, "triangle LP + multi-neuron k-ReLU hull cuts"),
     "milp": Method(milp_margin, True, "big-M MILP on HiGHS (dual bound, never the incumbent)"),
