@@ -44,8 +44,11 @@ class MissingFile(Exception):
 
 
 def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
-            timeout: float = DEFAULT_TIMEOUT) -> dict:
+            timeout: float = DEFAULT_TIMEOUT, partial=None) -> dict:
     """Load and verify one instance in this process; never raises on bad input.
+
+    ``timeout`` counts from the call (loading included); ``partial`` is passed to
+    :func:`~verifier.verify.verify` (it receives the result being filled in).
 
     Returns:
         ``{"verdict", "time_s", "certified_margin", "message", "x", "y"}``; ``x``/``y`` are
@@ -64,7 +67,8 @@ def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
         prop = load_vnnlib(vnnlib_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
         remaining = max(timeout - (time.perf_counter() - start), 0.01)
         result = verify(net, prop, method=method, timeout=remaining,
-                        onnx_path=onnx_path if onnx_path.endswith(".onnx") else None)
+                        onnx_path=onnx_path if onnx_path.endswith(".onnx") else None,
+                        partial=partial)
         out["verdict"] = result.verdict
         out["message"] = one_line(result.message)
         margin = result.certified_margin()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from verifier.tighten import TIGHTEN_METHODS
+from verifier.catalog import TIGHTEN_METHODS
 
 TIGHTEN_HELP = (
     "tighten intermediate bounds by optimised back-substitution (alpha, default; as "
@@ -34,6 +34,26 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1")
     return value
+
+
+#: the most worker processes a command starts (each is a Python process with its own copy
+#: of the network and solver, a few hundred MB; more than the machine's cores only queue)
+MAX_WORKERS = 64
+
+
+def worker_count(text: str) -> int:
+    """A number of worker processes: an integer in 1 .. :data:`MAX_WORKERS` (argparse
+    type), refused before any work starts."""
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_WORKERS} worker processes")
+    return value
+
+
+def add_workers_argument(parser, help_text: str) -> None:
+    """``--workers N`` (1 .. :data:`MAX_WORKERS`, default 1)."""
+    parser.add_argument("--workers", type=worker_count, default=1,
+                        help=f"{help_text}; at most {MAX_WORKERS}")
 
 
 def add_network_arguments(parser, spec: bool = True, spec_optional: bool = False) -> None:

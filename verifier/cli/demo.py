@@ -13,12 +13,7 @@ import math
 import sys
 
 from verifier.cli.arguments import positive_seconds, split_list
-from verifier.data import demo_images, demo_network_path
 from verifier.errors import OptionError
-from verifier.network import load_network
-from verifier.report import gap_table
-from verifier.spec import linf_robustness
-from verifier.verify import VerifyOptions
 
 DEFAULT_METHODS = "interval,deeppoly,triangle,krelu,milp"
 #: radii at which the bundled net's images sit between what the triangle proves and what
@@ -44,6 +39,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from verifier.data import demo_images, demo_network_path
+    from verifier.network import load_network
+    from verifier.report import gap_table
+    from verifier.spec import linf_robustness
+    from verifier.verify import VerifyOptions
     path = str(demo_network_path())
     net = load_network(path)
     images, labels = demo_images()

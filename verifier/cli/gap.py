@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
+from verifier.catalog import GAP_METHODS
 from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments,
                                     positive_seconds, split_list)
 from verifier.errors import InputFileError, VerifierError
-from verifier.network import load_network
-from verifier.report import DEFAULT_METHODS, gap_over_images, gap_table, parse_index
-from verifier.spec import load_vnnlib
-from verifier.verify import TightenOptions, VerifyOptions
 
 
 def add_parser(subparsers) -> None:
@@ -24,7 +19,7 @@ def add_parser(subparsers) -> None:
                     "layer the unstable neurons and bound widths. With --images, the "
                     "aggregate over L-inf robustness of many images.")
     add_network_arguments(g, spec_optional=True)
-    g.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+    g.add_argument("--methods", default=",".join(GAP_METHODS),
                    help="comma-separated methods (default: %(default)s)")
     g.add_argument("--timeout", type=positive_seconds, default=60.0,
                    help="seconds per (objective, method) solve (60)")
@@ -42,6 +37,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Run ``verifier gap`` (returns the exit code; errors raise VerifierError)."""
+    from verifier.network import load_network
+    from verifier.report import gap_over_images, gap_table, parse_index
+    from verifier.spec import load_vnnlib
+    from verifier.verify import TightenOptions, VerifyOptions
     methods = split_list(args.methods)
     options = VerifyOptions(lp_tighten=not args.no_tighten,
                             tighten=TightenOptions(method=args.tighten))
@@ -69,8 +68,9 @@ def run(args) -> int:
     return 0
 
 
-def load_array(path: str) -> np.ndarray:
+def load_array(path: str):
     """A ``.npy`` array, or an :class:`InputFileError` saying why it cannot be read."""
+    import numpy as np
     try:
         return np.load(path)
     except (OSError, ValueError) as exc:

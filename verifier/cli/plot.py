@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
+import sys
 
-from verifier.errors import InputFileError, OptionError, VerifierError
+from verifier.cli.arguments import positive_seconds
 from verifier.cli.gap import load_array
-from verifier.network import load_network
-from verifier.plot import (plot_bound_widths, plot_gap_bars, plot_output_reach,
-                           plot_single_neuron, plot_two_neuron_hull)
-from verifier.report import gap_table
-from verifier.spec import linf_robustness, load_vnnlib
-from verifier.verify import VerifyOptions
+from verifier.errors import InputFileError, OptionError, VerifierError
 
 
 def add_parser(subparsers) -> None:
@@ -36,12 +31,18 @@ def add_parser(subparsers) -> None:
     p.add_argument("--neurons", help="hull: two neuron indices i,j (default: widest)")
     p.add_argument("--methods", default="interval,deeppoly,triangle,krelu,milp",
                    help="reach/gap: comma-separated methods")
-    p.add_argument("--timeout", type=float, default=30.0, help="gap: seconds per solve")
+    p.add_argument("--timeout", type=positive_seconds, default=30.0,
+                   help="gap: seconds per solve; widths: seconds for all the bounds, from "
+                        "the start (the LP tightening stops there, its neurons not reached "
+                        "keep DeepPoly's bounds) (30)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (widths)")
     p.add_argument("--no-tighten", action="store_true", help="skip LP tightening")
     p.set_defaults(func=run)
 
 
 def box_from_args(args, net):
+    import numpy as np
+    from verifier.spec import linf_robustness, load_vnnlib
     if args.spec:
         prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
         return prop.cases[0].lower, prop.cases[0].upper, prop
@@ -82,6 +83,8 @@ def check_output(path: str) -> None:
 
 def run(args) -> int:
     """Run ``verifier plot`` (returns the exit code; errors raise VerifierError)."""
+    from verifier.network import load_network
+    from verifier.plot import plot_single_neuron
     check_output(args.output)
     if args.kind == "neuron":
         if not args.l < 0 < args.u:
@@ -98,27 +101,39 @@ def run(args) -> int:
         raise OptionError(f"--layer {args.layer}: the network has {layers} ReLU layer(s) "
                           f"(0..{layers - 1})")
     lower, upper, prop = box_from_args(args, net)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     try:
-        if args.kind == "hull":
-            neurons = (None if args.neurons is None else
-                       tuple(int(v) for v in args.neurons.split(",")))
-            plot_two_neuron_hull(net, lower, upper, layer=args.layer, neurons=neurons,
-                                 path=args.output)
-        elif args.kind == "reach":
-            plot_output_reach(net, lower, upper, methods=methods,
-                              lp_tighten=not args.no_tighten, path=args.output)
-        elif args.kind == "widths":
-            plot_bound_widths(net, lower, upper, lp_tighten=not args.no_tighten,
-                              path=args.output)
-        else:
-            if prop is None:
-                raise VerifierError("plot gap needs SPEC or --images with --labels")
-            table = gap_table(net, prop, methods, timeout=args.timeout,
-                              options=VerifyOptions(lp_tighten=not args.no_tighten))
-            print(table.to_text())
-            plot_gap_bars(table, path=args.output)
+        draw(args, net, lower, upper, prop)
     except ValueError as exc:
         raise VerifierError(str(exc)) from exc
     print(f"wrote {args.output}")
     return 0
+
+
+def draw(args, net, lower, upper, prop) -> None:
+    """The pictures of a network: hull, reach, widths or gap."""
+    from verifier.plot import (plot_bound_widths, plot_gap_bars, plot_output_reach,
+                               plot_two_neuron_hull)
+    from verifier.report import gap_table
+    from verifier.verify import VerifyOptions
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.kind == "hull":
+        neurons = (None if args.neurons is None else
+                   tuple(int(v) for v in args.neurons.split(",")))
+        plot_two_neuron_hull(net, lower, upper, layer=args.layer, neurons=neurons,
+                             path=args.output)
+    elif args.kind == "reach":
+        plot_output_reach(net, lower, upper, methods=methods,
+                          lp_tighten=not args.no_tighten, path=args.output)
+    elif args.kind == "widths":
+        say = None if args.quiet else (
+            lambda m: print(f"  .. {m}", file=sys.stderr, flush=True))
+        plot_bound_widths(net, lower, upper, lp_tighten=not args.no_tighten,
+                          path=args.output, deadline=args.clock.deadline(args.timeout),
+                          progress=say)
+    else:
+        if prop is None:
+            raise VerifierError("plot gap needs SPEC or --images with --labels")
+        table = gap_table(net, prop, methods, timeout=args.timeout,
+                          options=VerifyOptions(lp_tighten=not args.no_tighten))
+        print(table.to_text())
+        plot_gap_bars(table, path=args.output)

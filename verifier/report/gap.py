@@ -36,13 +36,15 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from verifier.bounds import Bounds
+from verifier.catalog import GAP_METHODS
 from verifier.errors import TimeLimitReached
 from verifier.methods import METHODS, CaseContext, MethodOutcome, VerifyOptions
 from verifier.network import Network
 from verifier.report.gap_table import GapTable, LayerWidths, ObjectiveGap
 from verifier.spec import Property
 
-DEFAULT_METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp")
+#: the methods of a gap table unless others are asked for
+DEFAULT_METHODS = GAP_METHODS
 RELAXATIONS = ("interval", "deeppoly", "triangle", "krelu")
 _NEEDS_TIGHTENED = {"triangle", "krelu", "milp", "exact"}
 

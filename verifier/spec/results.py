@@ -24,7 +24,8 @@ import numpy as np
 
 from verifier.errors import InputFileError
 
-__all__ = ["VERDICTS", "format_counterexample", "write_result_file", "read_result_file"]
+__all__ = ["VERDICTS", "format_counterexample", "result_file_text", "write_result_file",
+           "read_result_file"]
 
 #: Verdict words of a result file's first line.
 VERDICTS = ("sat", "unsat", "unknown", "timeout", "error")
@@ -65,6 +66,20 @@ def format_counterexample(x: np.ndarray, y: np.ndarray | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def result_file_text(verdict: str, x: np.ndarray | None = None,
+                     y: np.ndarray | None = None) -> str:
+    """The text of a VNN-COMP result file (see :func:`write_result_file`).
+
+    Raises:
+        ValueError: an unknown verdict.
+    """
+    word = _verdict_word(verdict)
+    text = word + "\n"
+    if word == "sat" and x is not None:
+        text += format_counterexample(x, y)
+    return text
+
+
 def write_result_file(path: str | os.PathLike, verdict: str, x: np.ndarray | None = None,
                       y: np.ndarray | None = None) -> None:
     """Write a VNN-COMP result file.
@@ -80,10 +95,7 @@ def write_result_file(path: str | os.PathLike, verdict: str, x: np.ndarray | Non
         ValueError: an unknown verdict.
         InputFileError: the file cannot be written.
     """
-    word = _verdict_word(verdict)
-    text = word + "\n"
-    if word == "sat" and x is not None:
-        text += format_counterexample(x, y)
+    text = result_file_text(verdict, x, y)
     try:
         with open(os.fspath(path), "w", encoding="utf-8") as f:
             f.write(text)
