@@ -18,7 +18,7 @@ import time
 
 from verifier.catalog import METHOD_NAMES
 from verifier.cli.arguments import add_workers_argument, positive_seconds
-from verifier.cli.watchdog import RunClock, watchdog
+from verifier.cli.watchdog import RunClock, finish, watchdog
 from verifier.errors import VerifierError
 
 BATCH_HELP = """\
@@ -102,7 +102,7 @@ def main_one(argv: list[str], clock: RunClock | None = None) -> int:
         dog.claim()
         sys.stdout.write(RESULT_MARKER + json.dumps(out) + "\n")
         sys.stdout.flush()
-    return 0
+    return finish(clock, 0)
 
 
 def one_timeout(clock: RunClock, timeout: float, seen: dict) -> dict:

@@ -14,7 +14,7 @@ import time
 from verifier.catalog import METHOD_NAMES, METHOD_SUMMARIES
 from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments,
                                     add_workers_argument, positive_int, positive_seconds)
-from verifier.cli.watchdog import watchdog, write_atomically
+from verifier.cli.watchdog import finish, watchdog, write_atomically
 from verifier.errors import InputFileError
 
 #: what verify gets when loading used up the whole time limit (it then answers timeout)
@@ -103,9 +103,12 @@ def run(args) -> int:
                             partial=lambda r: seen.setdefault("result", r))
         finally:
             status.close()
+        if result.verdict == "timeout":     # the library saw only the time left to it
+            result.message = (f"time limit {args.timeout:g}s reached (start-up and loading "
+                              f"took {args.timeout - remaining:.2f}s of it)")
         dog.claim()
         write_answer(args, result)
-    return 0
+    return finish(args.clock, 0)
 
 
 def write_answer(args, result) -> None:

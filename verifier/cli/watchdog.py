@@ -143,6 +143,17 @@ def watchdog(clock: RunClock, timeout: float, write_timeout: Callable[[], int]):
     return Watchdog(clock.deadline(timeout), write_timeout)
 
 
+def finish(clock: RunClock, code: int) -> int:
+    """The end of a command with a time limit once its answer is written: a command that
+    owns its process ends it now (its pools are shut down; what is left of its children
+    is killed), without the interpreter's teardown, which took another 0.1 to 0.3 s after
+    a run that had built big models; else ``code`` is returned."""
+    if clock.owns_process:
+        kill_descendants()
+        end_process(code)
+    return code
+
+
 def end_process(code: int) -> None:
     """Flush stdout and stderr and end the process now (no clean-up, no waiting for
     threads or pools)."""
