@@ -99,6 +99,9 @@ def main_one(argv: list[str], clock: RunClock | None = None) -> int:
         remaining = max(clock.deadline(timeout) - time.monotonic(), 0.01)
         out = run_one(args.onnx, args.vnnlib, args.method, remaining,
                       partial=lambda r: seen.setdefault("result", r))
+        if out["verdict"] == "timeout":     # the library saw only the time left to it
+            out["message"] = (f"time limit {timeout:g}s reached (start-up took "
+                              f"{timeout - remaining:.2f}s of it)")
         dog.claim()
         sys.stdout.write(RESULT_MARKER + json.dumps(out) + "\n")
         sys.stdout.flush()
