@@ -77,7 +77,7 @@ BACKWARD_RULES = {Affine: _affine_back, Relu: _relu_back, Add: _add_back}
 
 def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
                          node_bounds: dict[str, Bounds], lines: dict[str, tuple],
-                         ) -> np.ndarray:
+                         deadline: float | None = None) -> np.ndarray:
     """Sound lower bounds on ``M @ value(target)`` over the input box.
 
     Args:
@@ -86,6 +86,8 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
         M: (k, size(target)) coefficient rows.
         node_bounds: bounds with at least the input node's box.
         lines: relu node name -> ``relu_lines(...)`` tuple for every ReLU upstream of target.
+        deadline: ``time.monotonic()``; :class:`TimeLimitReached` is raised between steps
+            once it passed (a step through a wide convolution takes a second).
 
     Returns:
         (k,) lower bounds (rounded outward).
@@ -98,6 +100,7 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
         if name not in pending:
             continue
         Mn, An = pending.pop(name)
+        _check_deadline(deadline)
         if name == net.input_name:
             box = node_bounds[name]
             result = const + np.maximum(Mn, 0) @ box.lower + np.minimum(Mn, 0) @ box.upper
@@ -127,14 +130,15 @@ def linear_form_bounds(net: Network, target: str, M: np.ndarray,
     """Lower and upper bounds of every row of ``M @ value(target)``, chunked over rows.
 
     Raises:
-        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed between chunks.
+        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed (checked between
+            chunks and between the steps of a chunk).
     """
     lows, highs = [], []
     for start in range(0, M.shape[0], chunk):
         _check_deadline(deadline)
         block = M[start:start + chunk]
-        lows.append(backsubstitute_lower(net, target, block, node_bounds, lines))
-        highs.append(-backsubstitute_lower(net, target, -block, node_bounds, lines))
+        lows.append(backsubstitute_lower(net, target, block, node_bounds, lines, deadline))
+        highs.append(-backsubstitute_lower(net, target, -block, node_bounds, lines, deadline))
     return Bounds(np.concatenate(lows), np.concatenate(highs), "deeppoly")
 
 
