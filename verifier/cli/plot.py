@@ -6,6 +6,7 @@ import sys
 
 from verifier.cli.arguments import positive_seconds
 from verifier.cli.gap import load_array
+from verifier.cli.watchdog import clock_of
 from verifier.errors import InputFileError, OptionError, VerifierError
 
 
@@ -128,7 +129,7 @@ def draw(args, net, lower, upper, prop) -> None:
         say = None if args.quiet else (
             lambda m: print(f"  .. {m}", file=sys.stderr, flush=True))
         plot_bound_widths(net, lower, upper, lp_tighten=not args.no_tighten,
-                          path=args.output, deadline=args.clock.deadline(args.timeout),
+                          path=args.output, deadline=clock_of(args).deadline(args.timeout),
                           progress=say)
     else:
         if prop is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from verifier.cli.arguments import add_network_arguments, positive_seconds
+from verifier.cli.watchdog import clock_of
 
 
 def add_parsers(subparsers) -> None:
@@ -78,7 +79,7 @@ def run_bounds(args) -> int:
     case = prop.cases[args.case]
     say = None if args.quiet else lambda m: print(f"  .. {m}", file=sys.stderr, flush=True)
     methods = bounds_by_method(net, case.lower, case.upper, lp=args.lp,
-                               deadline=args.clock.deadline(args.timeout), progress=say)
+                               deadline=clock_of(args).deadline(args.timeout), progress=say)
     print(f"{'layer':<14}{'neurons':>8}" + "".join(f"{m + ' width':>16}{'unstable':>10}"
                                                   for m in methods))
     for relu in net.relu_names():

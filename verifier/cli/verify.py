@@ -14,7 +14,7 @@ import time
 from verifier.catalog import METHOD_NAMES, METHOD_SUMMARIES
 from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments,
                                     add_workers_argument, positive_int, positive_seconds)
-from verifier.cli.watchdog import finish, watchdog, write_atomically
+from verifier.cli.watchdog import clock_of, finish, watchdog, write_atomically
 from verifier.errors import InputFileError
 
 #: what verify gets when loading used up the whole time limit (it then answers timeout)
@@ -76,8 +76,8 @@ def run(args) -> int:
     """Load and verify within ``--timeout`` of the process start (loading included), print
     and write the results; a watchdog answers ``timeout`` at the limit + 0.5 s if the run
     has not stopped by then."""
-    seen = {}
-    with watchdog(args.clock, args.timeout, lambda: write_timeout(args, seen.get("result"))
+    seen, clock = {}, clock_of(args)
+    with watchdog(clock, args.timeout, lambda: write_timeout(args, clock, seen.get("result"))
                   ) as dog:
         from verifier.methods import BabOptions
         from verifier.network import load_network
@@ -94,7 +94,7 @@ def run(args) -> int:
             krelu=KReluOptions(k=args.k, ns=args.ns, s=args.s, lp_tighten=args.krelu_tighten,
                                milp_cuts=args.milp_cuts))
         status = StatusLine(sys.stderr)
-        remaining = max(args.clock.deadline(args.timeout) - time.monotonic(), MIN_SECONDS)
+        remaining = max(clock.deadline(args.timeout) - time.monotonic(), MIN_SECONDS)
         try:
             result = verify(net, prop, method=args.method, timeout=remaining, options=options,
                             onnx_path=args.network if args.network.endswith(".onnx") else None,
@@ -108,7 +108,7 @@ def run(args) -> int:
                               f"took {args.timeout - remaining:.2f}s of it)")
         dog.claim()
         write_answer(args, result)
-    return finish(args.clock, 0)
+    return finish(clock, 0)
 
 
 def write_answer(args, result) -> None:
@@ -127,12 +127,12 @@ def write_answer(args, result) -> None:
                                                   None if w is None else w.y))
 
 
-def write_timeout(args, partial) -> int:
+def write_timeout(args, clock, partial) -> int:
     """The watchdog's answer: ``timeout`` with what the cut-short run had certified
     (``partial``, the :class:`~verifier.verify.Result` being filled in, or None while
     loading), in the same outputs as :func:`write_answer`; returns the exit code 0."""
     message = (f"time limit {args.timeout:g}s reached (the run was cut short at "
-               f"{args.clock.elapsed():.2f}s after the process started)")
+               f"{clock.elapsed():.2f}s after the process started)")
     record, margin = None, None
     for _ in range(3):        # the run's thread may change the record while it is read
         try:
@@ -143,7 +143,7 @@ def write_timeout(args, partial) -> int:
             continue
     record = dict(record or {}, verdict="timeout", message=message)
     record.setdefault("method", args.method)
-    record["timings"] = dict(record.get("timings") or {}, total=args.clock.elapsed())
+    record["timings"] = dict(record.get("timings") or {}, total=clock.elapsed())
     record.pop("witness", None)
     print("timeout")
     if not args.quiet:

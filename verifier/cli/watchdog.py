@@ -74,6 +74,13 @@ class RunClock:
         return time.monotonic() - self.start
 
 
+def clock_of(args) -> RunClock:
+    """The clock ``main`` put in a command's arguments (one from now for arguments parsed
+    by a caller's own parser)."""
+    clock = getattr(args, "clock", None)
+    return clock if clock is not None else RunClock.of_call()
+
+
 class Watchdog:
     """Ends the process at ``deadline + GRACE`` with the command's timeout answer.
 
