@@ -48,6 +48,13 @@ _STATUS = {
 if hasattr(_HMS, "kHighsInterrupt"):
     _STATUS[_HMS.kHighsInterrupt] = Status.INTERRUPTED
 
+#: HiGHS's presolve rules switched off (``presolve_rule_off`` bits). Sparsify (bit 14)
+#: looks at the clock only when it is done: on a big-M MILP of a deep net it ran for
+#: seconds past ``time_limit`` before the MIP root had started, and no callback is called
+#: while it runs (bench/README.md, "Time limits"). The rest of the MIP root (presolve's
+#: other rules, the root LP, cuts, heuristics) keeps the limit.
+PRESOLVE_RULES_OFF = 1 << 14
+
 
 def new_highs():
     """A silent ``highspy.Highs``; the first one of a process prints HiGHS's banner on the
@@ -140,6 +147,7 @@ class HighsBackend:
         h, o = self.highs, self.options
         h.setOptionValue("threads", int(o.threads))
         h.setOptionValue("presolve", "on" if o.presolve else "off")
+        h.setOptionValue("presolve_rule_off", PRESOLVE_RULES_OFF)
         h.setOptionValue("mip_rel_gap", float(o.mip_rel_gap))
         h.setOptionValue("random_seed", int(o.random_seed))
         h.setOptionValue("primal_feasibility_tolerance", float(o.primal_feasibility_tolerance))

@@ -81,17 +81,19 @@ def backsub_linear(chain, j, M, lines, record: dict | None = None,
     return const, M
 
 
-def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper):
+def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper,
+                  deadline: float | None = None):
     """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin,
     taking at every ReLU layer ``r < j`` the better of going on and stopping there.
 
     Stopping at layer r uses the bounds of its output, ``y_r in [max(l_r, 0), max(u_r, 0)]``
     (valid on each domain): ``const + min over that box of M y_r``. It pays off when the
     intermediate bounds are tighter than what relaxing the layers below them gives
-    (tightening, splits).
+    (tightening, splits). Past ``deadline`` :class:`TimeLimitReached` is raised between
+    layers.
     """
     const, coef0, best = backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper),
-                                         to_input=False)
+                                         to_input=False, deadline=deadline)
     W0, b0, _ = chain[0]
     return np.maximum(best, const + input_minimum(coef0, W0, b0, lower, upper))
 

@@ -85,7 +85,7 @@ BACKWARD_RULES = {Affine: _affine_back, Relu: _relu_back, Add: _add_back}
 
 def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
                          node_bounds: dict[str, Bounds], lines: dict[str, tuple],
-                         ) -> np.ndarray:
+                         deadline: float | None = None) -> np.ndarray:
     """Sound lower bounds on ``M @ value(target)`` over the input box.
 
     Args:
@@ -94,6 +94,8 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
         M: (k, size(target)) coefficient rows.
         node_bounds: bounds with at least the input node's box.
         lines: relu node name -> ``relu_lines(...)`` tuple for every ReLU upstream of target.
+        deadline: ``time.monotonic()``; :class:`TimeLimitReached` is raised between steps
+            once it passed (a step through a wide convolution takes a second).
 
     Returns:
         (k,) lower bounds (rounded outward).
@@ -106,6 +108,7 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
         if name not in pending:
             continue
         Mn, An = pending.pop(name)
+        _check_deadline(deadline)
         if name == net.input_name:
             box = node_bounds[name]
             result = const + np.maximum(Mn, 0) @ box.lower + np.minimum(Mn, 0) @ box.upper
@@ -140,7 +143,8 @@ def linear_form_bounds(net: Network, target: str, M: np.ndarray,
     computed here when not given).
 
     Raises:
-        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed.
+        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed (checked between
+            chunks and between the steps of a chunk).
     """
     if scales is None:
         scales = node_scales(net, node_bounds, lines, target)

@@ -62,7 +62,8 @@ def split_constraints(chain, scales: list[np.ndarray], lines: list, states: list
 def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                         scales: list[np.ndarray], pre_lower: list[np.ndarray],
                         pre_upper: list[np.ndarray], first: int, C: np.ndarray,
-                        states: list[np.ndarray] | None = None, early: bool = True):
+                        states: list[np.ndarray] | None = None, early: bool = True,
+                        deadline: float | None = None):
     """Re-bound B sub-domains of one input box that differ by ReLU splits.
 
     A sub-domain is the box with some ReLUs fixed: "active" (pre-activation >= 0, its
@@ -89,6 +90,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         early: also stop the back-substitution of the output rows at every ReLU layer
             and concretise there (:func:`backsub_early`; recomputed intermediate bounds
             always do); the better bound is kept.
+        deadline: ``time.monotonic()`` value; past it
+            :class:`~verifier.errors.TimeLimitReached` is raised between layers (a batch
+            of a wide, deep net takes seconds).
 
     Returns:
         (lower (B, m): sound lower bounds of ``C f(x)`` on each domain (over the whole
@@ -101,7 +105,8 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     B = pre_lower[0].shape[0]
     lo_b = np.broadcast_to(box_lower, (B, box_lower.size))
     hi_b = np.broadcast_to(box_upper, (B, box_upper.size))
-    lines, keep = _rebound_layers(chain, scales, pre_lower, pre_upper, first, lo_b, hi_b)
+    lines, keep = _rebound_layers(chain, scales, pre_lower, pre_upper, first, lo_b, hi_b,
+                                  deadline)
     last = len(chain) - 1
     if chain[last][2] or len(lines) != last:
         raise NetworkError("split bounds need a ReLU after every layer but the last")
@@ -110,7 +115,8 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     cut_record: dict = {}
     const, input_coef, *stopped = backsub_linear(
         restrict_chain(chain, last, keep), last, M, take_columns(lines, keep), record=cut_record,
-        stops=(take_columns(pre_lower, keep), take_columns(pre_upper, keep)) if early else None)
+        stops=(take_columns(pre_lower, keep), take_columns(pre_upper, keep)) if early else None,
+        deadline=deadline)
     on_relu = widen_records(cut_record, keep, [x.shape[1] for x in pre_lower])
     margin = ROUNDING_MARGIN * (np.abs(C) @ scales[last]) + TINY
     value = box_minimum(const, input_coef, lo_b, hi_b)
@@ -121,7 +127,8 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     return value, on_relu, (const - margin, input_coef), split
 
 
-def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b):
+def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b,
+                    deadline: float | None = None):
     """Recompute (in place) the bounds of the unstable neurons of every ReLU layer after
     ``first`` by back-substitution through the domains' own lines; returns (per ReLU layer
     the domains' lines, per ReLU layer the neurons live in some domain)."""
@@ -141,7 +148,8 @@ def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b)
                 value = backsub_early(restrict_chain(chain, j, keep, idx), j, rows,
                                       take_columns(lines, keep),
                                       take_columns(pre_lower[:j], keep),
-                                      take_columns(pre_upper[:j], keep), lo_b, hi_b)
+                                      take_columns(pre_upper[:j], keep), lo_b, hi_b,
+                                      deadline)
                 margin = ROUNDING_MARGIN * scales[j][idx] + TINY
                 l[:, idx] = np.maximum(l[:, idx], value[:, :idx.size] - margin)
                 u[:, idx] = np.minimum(u[:, idx], -value[:, idx.size:] + margin)

@@ -101,6 +101,7 @@ def solve_over_workers(solve, model, cols: np.ndarray, options: TightenOptions, 
 def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions = TightenOptions(),
                blocks_for: BlocksFor = triangle_blocks, executor: Executor | None = None,
                deadline: float | None = None, dp_options: DeepPolyOptions = DeepPolyOptions(),
+               progress: Callable[[str], None] | None = None,
                ) -> tuple[dict[str, Bounds], dict]:
     """Tighten the pre-activation bounds of every ReLU layer by two LPs per unstable neuron.
 
@@ -111,13 +112,17 @@ def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions 
         blocks_for: relaxation of upstream layers, ``(net, bounds, upto) -> {relu: blocks}``.
         executor: a concurrent.futures executor to spread neurons over (None: serial).
         deadline: ``time.monotonic()`` value after which remaining LPs are skipped.
+        progress: receives one line per layer tightened (and one if the deadline stopped
+            the loop), or None.
 
     Returns:
         (new bounds dict, stats with ``lps``, ``highs_time`` and ``stabilised``).
     """
     bounds = dict(bounds)
     stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0}
-    for _, relu, pre in layers_to_tighten(net, options, deadline):
+    say = progress or (lambda message: None)
+    layers = len(net.relu_names())
+    for index, relu, pre in layers_to_tighten(net, options, deadline):
         unstable = bounds[pre].unstable()
         if unstable.size == 0:
             continue
@@ -128,6 +133,11 @@ def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions 
         stats["lps"] += 2 * unstable.size
         stats["highs_time"] += seconds
         bounds = apply_neuron_bounds(net, bounds, pre, unstable, lo, hi, stats, dp_options)
+        say(f"lp: layer {index + 1}/{layers} ({pre}): {unstable.size} unstable neurons, "
+            f"{stats['stabilised']} stabilised so far")
+    if deadline is not None and time.monotonic() > deadline:
+        say("lp: time limit reached; the neurons not tightened by then keep the bounds "
+            "they had")
     return bounds, stats
 
 

@@ -1,0 +1,31 @@
+"""The names the command line offers, as data that imports nothing.
+
+``verifier --help`` (and every subcommand's ``--help``) lists the methods with one line
+each, the tightening methods and the gap report's default methods from here, so that
+it answers without importing numpy, HiGHS or onnx. The library takes the same names from
+here: :data:`verifier.methods.METHODS` has one entry per :data:`METHOD_SUMMARIES` key (a
+test checks it), :data:`verifier.tighten.TIGHTEN_METHODS` and
+:data:`verifier.report.DEFAULT_METHODS` are these tuples.
+"""
+
+#: every bound method, in the order of the table, with one line of help
+METHOD_SUMMARIES = {
+    "interval": "box propagation, rounded outward",
+    "deeppoly": "DeepPoly/CROWN back-substitution",
+    "alpha": "DeepPoly with optimised slopes per row (alpha-CROWN), any graph",
+    "triangle": "LP over per-neuron triangles, tightened bounds",
+    "krelu": "triangle LP + multi-neuron k-ReLU hull cuts",
+    "milp": "big-M MILP on HiGHS (dual bound, never the incumbent)",
+    "split": "input-splitting branch and bound",
+    "bab": "ReLU-split branch and bound (alpha-beta bounds)",
+    "exact": "split for few free inputs, else bab, else milp",
+}
+
+#: every name ``verify`` accepts: the methods and the ``auto`` plan
+METHOD_NAMES = tuple(METHOD_SUMMARIES) + ("auto",)
+
+#: how intermediate bounds can be tightened (:class:`verifier.tighten.TightenOptions`)
+TIGHTEN_METHODS = ("alpha", "lp")
+
+#: the methods of a gap table unless others are asked for
+GAP_METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp")
