@@ -22,13 +22,14 @@ from verifier.spec.property import Case, OutputPolytope, Property
 from verifier.spec.results import format_counterexample, read_result_file, write_result_file
 from verifier.spec.vnnlib import parse_vnnlib, parse_vnnlib_file, write_vnnlib
 
-BENCHMARKS = Path("/work/shared/benchmarks")
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 COLLINS_WITNESS_LIMIT = 20
 
 
 def _benchmarks_or_skip() -> Path:
     if not BENCHMARKS.is_dir():
-        pytest.skip(f"benchmark folder {BENCHMARKS} is absent")
+        from conftest import BENCHMARK_SKIP
+        pytest.skip(f"{BENCHMARK_SKIP} at {BENCHMARKS}")
     return BENCHMARKS
 
 

@@ -187,7 +187,7 @@ def test_real_and_float32_answers_differ(tmp_path, capsys):
 
 def test_supports_answers_every_capability(capsys):
     from verifier.network.onnx_import import TRANSLATORS
-    from verifier.spec.logic import SUPPORTED_THEORIES
+    from verifier.catalog import SUPPORTED_THEORIES
 
     expected = {
         "onnx-element-types": ["real"],
@@ -252,3 +252,10 @@ def test_standard_form_in_a_fresh_process(net, tmp_path):
                            "--network", f"f={path}", "--timeout", "20"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout == "unsat\n"
+
+
+def test_catalog_names_the_importers_ops():
+    from verifier.catalog import SUPPORTED_OP_NAMES
+    from verifier.network.onnx_import import TRANSLATORS
+
+    assert SUPPORTED_OP_NAMES == tuple(sorted(TRANSLATORS))

@@ -27,5 +27,30 @@ METHOD_NAMES = tuple(METHOD_SUMMARIES) + ("auto",)
 #: how intermediate bounds can be tightened (:class:`verifier.tighten.TightenOptions`)
 TIGHTEN_METHODS = ("alpha", "lp")
 
+#: VNN-LIB 2.0 theory set -> the theories this verifier decides, smallest first (what the
+#: query model and its lowering accept, :mod:`verifier.spec.logic`; ``verifier supports``)
+SUPPORTED_THEORIES = {
+    "hidden-node": ("NH", "H"),
+    "multiple-network": ("SNET", "MENET", "MINET", "MNET"),
+    "multiple-input-output": ("SIO", "MIO"),
+    "multiple-node-comparison": ("SNC", "MNC"),
+    "arithmetic-complexity": ("BND", "COUT", "LIN"),
+}
+
+#: element types the analysis is sound for (:mod:`verifier.spec.binding`)
+SOUND_ELEMENT_TYPES = ("real",)
+
+#: every ONNX op type the importer translates (sorted); a test checks that it is exactly the
+#: keys of :data:`verifier.network.onnx_import.TRANSLATORS`
+SUPPORTED_OP_NAMES = (
+    "Add", "AveragePool", "BatchNormalization", "Concat", "Constant", "Conv", "Div",
+    "Dropout", "Flatten", "Gather", "Gemm", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
+    "Relu", "Reshape", "Shape", "Slice", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze")
+
+#: the ONNX opsets whose versioned attributes the translators handle and the tests or the
+#: benchmarks exercise (Slice's attribute form < 10, Split/Squeeze/Unsqueeze inputs from
+#: 13, Split's ``num_outputs`` and Pad's ``axes`` from 18)
+OPSET_RANGE = (8, 18)
+
 #: the methods of a gap table unless others are asked for
 GAP_METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp")

@@ -109,19 +109,9 @@ def query_invocation(args):
 
 
 def is_vnnlib2_prefix(path: str) -> bool:
-    """Whether a property file starts with ``(vnnlib-version`` (read from its first 64
-    KiB only; unreadable files are left to the 1.0 reader's messages)."""
-    import gzip
-
-    from verifier.spec.vnnlib2 import is_vnnlib2
-
-    try:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rb") as f:
-            head = f.read(1 << 16)
-    except (OSError, EOFError):
-        return False
-    return is_vnnlib2(head.decode("utf-8", errors="replace"))
+    """Whether a property file is VNN-LIB 2.x (:func:`verifier.spec.is_vnnlib2_file`)."""
+    from verifier.spec import is_vnnlib2_file
+    return is_vnnlib2_file(path)
 
 
 def check_assignment_folder(folder: str) -> None:
