@@ -21,7 +21,7 @@ from verifier.methods.exact import exact_margin
 from verifier.methods.interval import interval_margin
 from verifier.methods.krelu import krelu_margin
 from verifier.methods.milp import milp_margin
-from verifier.methods.split import split_margin
+from verifier.methods.split_dag import split_any_margin
 from verifier.methods.triangle import triangle_margin
 
 
@@ -44,7 +44,7 @@ METHODS: dict[str, Method] = {
     "triangle": Method(triangle_margin, False),
     "krelu": Method(krelu_margin, False),
     "milp": Method(milp_margin, True),
-    "split": Method(split_margin, True, searches=True),
+    "split": Method(split_any_margin, True, searches=True),
     "bab": Method(bab_margin, True, searches=True),
     "exact": Method(exact_margin, True, searches=True),
 }
