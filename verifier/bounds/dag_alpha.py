@@ -32,11 +32,13 @@ def _times(M: np.ndarray, W) -> np.ndarray:
 
 
 def _walk(net: Network, target: str, C: np.ndarray, bounds: dict[str, Bounds],
-          lines: dict[str, tuple], alpha: dict[str, np.ndarray]):
-    """Back-substitute rows C of ``target`` with per-row lower slopes ``alpha`` (k, n_r).
+          lines: dict[str, tuple], alpha: dict[str, np.ndarray], mu=None, rows_in=None):
+    """Back-substitute rows C of ``target`` with per-row lower slopes ``alpha`` (k, n_r),
+    and the input rows ``rows_in = (G, h)`` (``G x <= h``) with per-row multipliers ``mu``
+    (k, m) >= 0 added at the input (``min over box of (M + mu G) x - mu h``).
 
     Returns (lower bounds (k,), coefficients on each ReLU output {relu: (k, n)}, input
-    coefficients (k, n_in))."""
+    coefficients (k, n_in), multipliers included)."""
     k = C.shape[0]
     pending = {target: C.copy()}
     const = np.zeros(k)
@@ -47,6 +49,9 @@ def _walk(net: Network, target: str, C: np.ndarray, bounds: dict[str, Bounds],
         rows = pending.pop(name)
         if name == net.input_name:
             box = bounds[name]
+            if mu is not None:
+                rows = rows + mu @ rows_in[0]
+                const = const - mu @ rows_in[1]
             low = const + np.maximum(rows, 0) @ box.lower + np.minimum(rows, 0) @ box.upper
             return low, post, rows
         op = net.op(name)
@@ -92,9 +97,17 @@ def _corner_values(net: Network, target: str, bounds: dict[str, Bounds], lines, 
     return values
 
 
+def _adam(moments: tuple, grad: np.ndarray, t: int) -> np.ndarray:
+    """One Adam direction from ``grad`` (the moments are updated in place)."""
+    m, v = moments
+    m[...] = 0.9 * m + 0.1 * grad
+    v[...] = 0.999 * v + 0.001 * grad * grad
+    return (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-12)
+
+
 def alpha_rows_lower_dag(net: Network, target: str, C: np.ndarray,
                          bounds: dict[str, Bounds], iterations: int = 20, lr: float = 0.1,
-                         deadline: float | None = None) -> np.ndarray:
+                         deadline: float | None = None, input_rows=None) -> np.ndarray:
     """Sound lower bounds of ``C @ value(target)`` on the input box, by optimised slopes.
 
     Args:
@@ -105,6 +118,10 @@ def alpha_rows_lower_dag(net: Network, target: str, C: np.ndarray,
         lr: the step size.
         deadline: ``time.monotonic()`` value; the steps stop there (the best bound so
             far is returned).
+        input_rows: ``(G, h)``, linear constraints ``G x <= h`` the input meets besides
+            the box; they enter every row's bound as Lagrangian terms ``mu (G x - h)``
+            (``<= 0`` on the region, so the bound stays valid for every ``mu >= 0``),
+            ``mu`` optimised with the slopes (the gradient is ``G x* - h``).
 
     Returns:
         (k,) lower bounds, rounded outward (``ROUNDING_MARGIN`` times the magnitudes of
@@ -118,22 +135,28 @@ def alpha_rows_lower_dag(net: Network, target: str, C: np.ndarray,
                 for r in lines}
     alpha = {r: np.broadcast_to(lines[r][0], (k, lines[r][0].size)).copy() for r in lines}
     moments = {r: (np.zeros_like(a), np.zeros_like(a)) for r, a in alpha.items()}
+    mu = None
+    if input_rows is not None:
+        G, h = (np.atleast_2d(np.asarray(input_rows[0], float)),
+                np.asarray(input_rows[1], float).reshape(-1))
+        rows_in, mu = (G, h), np.zeros((k, G.shape[0]))
+        moments["_mu"] = (np.zeros_like(mu), np.zeros_like(mu))
     best = np.full(k, -np.inf)
     for step in range(iterations + 1):
-        low, post, coef_in = _walk(net, target, C, bounds, lines, alpha)
+        low, post, coef_in = _walk(net, target, C, bounds, lines, alpha, mu,
+                                   rows_in if mu is not None else None)
         best = np.maximum(best, low)
         if step == iterations or (deadline is not None and time.monotonic() > deadline):
             break
         values = _corner_values(net, target, bounds, lines, alpha, post, coef_in)
+        if mu is not None:
+            grad = values[net.input_name] @ rows_in[0].T - rows_in[1]
+            mu = np.maximum(mu + lr * _adam(moments["_mu"], grad, step + 1), 0.0)
         for r in lines:
             if r not in post:
                 continue
             grad = np.maximum(post[r], 0.0) * values[net.inputs_of(r)[0]] * unstable[r]
-            m, v = moments[r]
-            m[...] = 0.9 * m + 0.1 * grad
-            v[...] = 0.999 * v + 0.001 * grad * grad
-            t = step + 1
-            update = (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-12)
+            update = _adam(moments[r], grad, step + 1)
             alpha[r] = np.where(unstable[r], np.clip(alpha[r] + lr * update, 0.0, 1.0),
                                 alpha[r])
     scales = node_scales(net, bounds, lines, target)

@@ -21,13 +21,17 @@ from verifier.methods.outcome import MethodOutcome
 
 def alpha_margin(ctx: CaseContext, A, b) -> MethodOutcome:
     """Certified lower bound of ``max_i (A_i y - b_i)`` by optimised slopes per row, over
-    DeepPoly bounds, within the case's deadline (iterations: ``tighten.alpha_iterations``)."""
+    DeepPoly bounds, within the case's deadline (iterations: ``tighten.alpha_iterations``);
+    the case's input rows (VNN-LIB 2.0 linear input constraints) enter with optimised
+    multipliers."""
     bounds = ctx.deeppoly()
     ctx.check_time()
     tighten = ctx.options.tighten
     deadline = min(ctx.deadline, time.monotonic() + max(ctx.remaining(), 0.0))
+    rows = ctx.case.input_rows
     lower = ctx.timed("bounds", lambda: alpha_rows_lower_dag(
         ctx.net, ctx.net.output_name, np.atleast_2d(A), bounds,
-        iterations=tighten.alpha_iterations, lr=tighten.alpha_lr, deadline=deadline))
+        iterations=tighten.alpha_iterations, lr=tighten.alpha_lr, deadline=deadline,
+        input_rows=None if rows is None else (rows.A, rows.b)))
     margin = lower - b - ROUNDING_MARGIN * np.abs(b)
     return MethodOutcome(float(margin.max()))
