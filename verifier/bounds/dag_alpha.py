@@ -18,7 +18,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from verifier.bounds.dag_backsub import node_scales
+from verifier.bounds.dag_backsub import backsub_bounds, node_scales
 from verifier.bounds.relu_lines import relu_lines
 from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
 from verifier.bounds.types import Bounds
@@ -125,7 +125,8 @@ def alpha_rows_lower_dag(net: Network, target: str, C: np.ndarray,
 
     Returns:
         (k,) lower bounds, rounded outward (``ROUNDING_MARGIN`` times the magnitudes of
-        :func:`~verifier.bounds.dag_backsub.node_scales`, valid for every slope in [0, 1]).
+        :func:`~verifier.bounds.dag_backsub.node_scales`, valid for every slope in [0, 1]),
+        never below DeepPoly's bound of the rows over the box (with its early stops).
     """
     C = np.atleast_2d(np.asarray(C, dtype=np.float64))
     k = C.shape[0]
@@ -160,4 +161,8 @@ def alpha_rows_lower_dag(net: Network, target: str, C: np.ndarray,
             alpha[r] = np.where(unstable[r], np.clip(alpha[r] + lr * update, 0.0, 1.0),
                                 alpha[r])
     scales = node_scales(net, bounds, lines, target)
-    return best - ROUNDING_MARGIN * (np.abs(C) @ scales[target]) - TINY
+    optimised = best - ROUNDING_MARGIN * (np.abs(C) @ scales[target]) - TINY
+    # DeepPoly's own bound over the box (with its early stops) is sound too, also where
+    # input rows restrict the box: never return less
+    plain = backsub_bounds(net, target, C, bounds, lines, scales).lower
+    return np.maximum(optimised, plain)
