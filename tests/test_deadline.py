@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,7 +48,14 @@ def hang(ctx, A, b):
     while True:
         time.sleep(0.01)
 
+def hang_holding_the_gil(ctx, A, b):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    open(PID_FILE, "w").write(str(child.pid))
+    import re
+    re.match(r"(a+)+$", "a" * 60 + "b")   # one C call that never releases the GIL
+
 METHODS["deeppoly"] = Method(hang, False)
+METHODS["interval"] = Method(hang_holding_the_gil, False)
 from verifier.cli import main
 sys.argv[0] = "verifier"
 sys.exit(main())
@@ -146,6 +155,23 @@ def test_watchdog_of_one_instance_writes_its_result_line(instance, tmp_path):
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@result@@ ")][-1]
     out = json.loads(line[len("@@result@@ "):])
     assert out["verdict"] == "timeout" and out["x"] is None
+    _assert_dead(tmp_path / "pid")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_reaper_answers_when_a_call_holds_the_gil_past_the_deadline(instance, tmp_path):
+    """The watchdog thread cannot run; the forked reaper writes the plain ``timeout``
+    answer and kills the run (exit 137 in a shell) by the deadline + 1 s."""
+    out_json = tmp_path / "r.json"
+    start = time.monotonic()
+    proc = _hanging(instance, ["verify", instance["net"], instance["spec"], "--method",
+                               "interval", "--timeout", "3", "--json", str(out_json)],
+                    tmp_path / "pid")
+    wall = time.monotonic() - start
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert proc.stdout.splitlines()[0] == "timeout"
+    assert json.loads(out_json.read_text())["verdict"] == "timeout"
+    assert wall < 3.0 + 1.0 + 0.5      # + the test's own spawn of the process
     _assert_dead(tmp_path / "pid")
 
 

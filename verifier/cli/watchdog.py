@@ -6,7 +6,10 @@ start-up and imports included. The library keeps its deadlines itself (every loo
 guarantee behind them: a daemon thread that, at ``deadline + GRACE``, kills the command's
 child processes, writes the ``timeout`` answer (with what is known by then) through the
 command's own writer and ends the process with ``os._exit``, whatever a solver or a loop
-is doing (HiGHS releases the GIL while it solves, so the thread runs).
+is doing (HiGHS releases the GIL while it solves, so the thread runs). Behind the thread,
+for calls that hold the GIL past the deadline, a forked reaper
+(:mod:`verifier.cli.reaper`) answers ``timeout`` and kills the process at ``deadline +
+0.75 s`` (exit code 137).
 
 Only a command that owns its process arms a watchdog: ``main()`` of the console script or
 of ``python -m verifier.cli``, not ``main([...])`` called from Python (tests, notebooks),
@@ -23,6 +26,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+from verifier.cli.reaper import start_reaper
 
 #: seconds after the deadline at which the watchdog writes ``timeout`` and ends the run
 GRACE = 0.5
@@ -100,24 +105,32 @@ class Watchdog:
         self.output = threading.Lock()      # held by whoever writes the answer
         self.disarmed = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True, name="watchdog")
+        self.reaper = None
 
     def __enter__(self) -> "Watchdog":
+        self.reaper = start_reaper(self.deadline, self.write_timeout, descendants)
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.disarmed.set()
+        if self.reaper is not None:
+            self.reaper.disarm()
 
     def claim(self) -> None:
         """Called by the command before it writes its answer (blocks forever if the
         watchdog is writing the timeout answer: the process is about to end)."""
         self.output.acquire()
+        if self.reaper is not None:
+            self.reaper.claim()
 
     def _watch(self) -> None:
         if self.disarmed.wait(max(self.deadline + GRACE - time.monotonic(), 0.0)):
             return
         if self.output.acquire(blocking=False):
-            kill_descendants()
+            if self.reaper is not None:
+                self.reaper.claim()
+            kill_descendants(spare=None if self.reaper is None else self.reaper.pid)
             code = 1
             try:
                 code = self.write_timeout()
@@ -172,10 +185,12 @@ def end_process(code: int) -> None:
     os._exit(code)
 
 
-def kill_descendants() -> None:
+def kill_descendants(spare: int | None = None) -> None:
     """SIGKILL every process this one started, and theirs (worker pools, Dask nannies and
-    workers), so that none outlives the command."""
+    workers), so that none outlives the command; ``spare``: one not to kill."""
     for pid in descendants(os.getpid()):
+        if pid == spare:
+            continue
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
