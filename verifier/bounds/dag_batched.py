@@ -36,14 +36,20 @@ class BoxBounds:
     """Bounds of a batch of boxes.
 
     Attributes:
-        lower: (B, k) lower bounds of the output rows (rounding margin included).
+        lower: (B, k) lower bounds of the output rows (rounding margin included; ``inf``
+            for an empty domain).
         corner: (B, k, n_in) per row, the box corner where its linear bound is smallest.
         unstable: (B,) unstable ReLU neurons per box.
+        nodes: with ``keep_nodes``, every node's (lower, upper) (B, n) bounds.
+        relu_rows: with ``keep_nodes``, per ReLU node the (B, k, n) coefficients of its
+            output in each row's bound (what a branching score weighs).
     """
 
     lower: np.ndarray
     corner: np.ndarray
     unstable: np.ndarray
+    nodes: dict | None = None
+    relu_rows: dict | None = None
 
 
 def _times(M: np.ndarray, W) -> np.ndarray:
@@ -66,9 +72,10 @@ def _interval(op, args, lo_hi):
 
 
 def _walk(net: Network, target: str, M: np.ndarray, lo_hi: dict, lines: dict,
-          deadline: float | None):
+          deadline: float | None, relu_rows: dict | None = None):
     """Back-substitute rows ``M`` (B, k, n_target); returns (lower (B, k) before the
-    rounding margin, input coefficients (B, k, n_in))."""
+    rounding margin, input coefficients (B, k, n_in)); ``relu_rows`` gets the rows that
+    reach each ReLU node."""
     B, k, _ = M.shape
     pending = {target: M}
     const = np.zeros((B, k))
@@ -88,6 +95,8 @@ def _walk(net: Network, target: str, M: np.ndarray, lo_hi: dict, lines: dict,
             const = const + rows @ op.b
             sent = [_times(rows.reshape(B * k, -1), op.W).reshape(B, k, -1)]
         elif isinstance(op, Relu):
+            if relu_rows is not None:
+                relu_rows[name] = rows
             a_lo, a_up, c_up = lines[name]
             negative = rows < 0
             const = const + np.einsum("bkn,bn->bk", np.where(negative, rows, 0.0), c_up)
@@ -101,8 +110,15 @@ def _walk(net: Network, target: str, M: np.ndarray, lo_hi: dict, lines: dict,
 
 def dag_box_bounds(net: Network, lower: np.ndarray, upper: np.ndarray, C: np.ndarray,
                    root: dict[str, Bounds], scales: dict[str, np.ndarray],
-                   deadline: float | None = None) -> BoxBounds:
+                   deadline: float | None = None, states: dict | None = None,
+                   known: dict | None = None, keep_nodes: bool = False) -> BoxBounds:
     """DeepPoly bounds of the rows ``C @ f(x)`` on each of B boxes (module docstring).
+
+    With ReLU splits, a domain is a box and a sign for some ReLUs' inputs: ``z >= 0``
+    (active) or ``z <= 0`` (inactive). Each split neuron's bounds are clamped to its sign
+    before its ReLU's lines are taken, so every bound holds on the domain (the inputs of
+    the box that meet the signs); a domain whose clamped bounds cross (``l > u``) is empty
+    and gets ``inf``. The linear bounds are minimised over the whole box, a superset.
 
     Args:
         lower, upper: (B, n_in) the boxes (inside the root box).
@@ -110,6 +126,11 @@ def dag_box_bounds(net: Network, lower: np.ndarray, upper: np.ndarray, C: np.nda
         root: sound bounds of every node on the root box.
         scales: the root box's magnitude vectors (:func:`~verifier.bounds.dag_backsub.node_scales`).
         deadline: ``time.monotonic()`` value, checked between steps.
+        states: per ReLU node, (B, n) int8 signs of its input: +1 active, -1 inactive,
+            0 free.
+        known: per ReLU input node, (lower, upper) (B, n) bounds already sound on each
+            domain (its parent's), intersected with the computed ones.
+        keep_nodes: return every node's bounds and the rows reaching each ReLU.
 
     Raises:
         TimeLimitReached: the deadline passed.
@@ -119,6 +140,7 @@ def dag_box_bounds(net: Network, lower: np.ndarray, upper: np.ndarray, C: np.nda
     lo_hi = {net.input_name: (lower, upper)}
     lines: dict[str, tuple] = {}
     unstable = np.zeros(B, dtype=np.int64)
+    empty = np.zeros(B, dtype=bool)
     for name in net.order[1:]:
         op, args = net.op(name), net.inputs_of(name)
         lo, hi = _interval(op, args, lo_hi)
@@ -127,6 +149,10 @@ def dag_box_bounds(net: Network, lower: np.ndarray, upper: np.ndarray, C: np.nda
             lo, hi = lo - slack, hi + slack
         lo = np.maximum(lo, root[name].lower)
         hi = np.minimum(hi, root[name].upper)
+        if known is not None and name in known:
+            lo, hi = np.maximum(lo, known[name][0]), np.minimum(hi, known[name][1])
+        if name in pre_of and states is not None and pre_of[name] in states:
+            lo, hi, empty = _clamped(lo, hi, states[pre_of[name]], empty)
         if name in pre_of:
             open_ = np.flatnonzero(np.any((lo < 0) & (hi > 0), axis=0))
             if open_.size:
@@ -139,11 +165,27 @@ def dag_box_bounds(net: Network, lower: np.ndarray, upper: np.ndarray, C: np.nda
                 lo[:, open_] = np.maximum(lo[:, open_], low[:, :open_.size] - margin)
                 hi[:, open_] = np.minimum(hi[:, open_], -(low[:, open_.size:] - margin))
             unstable += np.sum((lo < 0) & (hi > 0), axis=1)
+        if states is not None:      # bounds that cross on any node: no input meets them
+            crossed = np.any(lo > hi, axis=1)
+            empty |= crossed
+            hi = np.where(crossed[:, None], np.maximum(lo, hi), hi)
         if isinstance(op, Relu):
             lines[name] = batched_relu_lines(*lo_hi[args[0]])
         lo_hi[name] = (lo, hi)
     rows = np.broadcast_to(np.asarray(C, dtype=np.float64), (B,) + np.shape(C))
-    low, coef = _walk(net, net.output_name, rows, lo_hi, lines, deadline)
+    relu_rows = {} if keep_nodes else None
+    low, coef = _walk(net, net.output_name, rows, lo_hi, lines, deadline, relu_rows)
     low = low - (ROUNDING_MARGIN * (np.abs(C) @ scales[net.output_name]) + TINY)
+    low[empty] = np.inf
     corner = np.where(coef > 0, lower[:, None, :], upper[:, None, :])
-    return BoxBounds(low, corner, unstable)
+    return BoxBounds(low, corner, unstable, lo_hi if keep_nodes else None, relu_rows)
+
+
+def _clamped(lo: np.ndarray, hi: np.ndarray, state: np.ndarray, empty: np.ndarray):
+    """Bounds clamped to the split signs (active: ``l >= 0``, inactive: ``u <= 0``); a
+    domain where they cross is marked empty and its bounds made harmless (``u = l``)."""
+    lo = np.where(state > 0, np.maximum(lo, 0.0), lo)
+    hi = np.where(state < 0, np.minimum(hi, 0.0), hi)
+    crossed = np.any(lo > hi, axis=1)
+    hi = np.where(crossed[:, None], np.maximum(lo, hi), hi)
+    return lo, hi, empty | crossed

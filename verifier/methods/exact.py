@@ -1,12 +1,11 @@
 """``exact``: the complete method that suits the case: input splitting for few free inputs
-(on any graph), ReLU-split branch and bound for other chains of affine + ReLU layers, else
-the MILP."""
+(on any graph), else ReLU-split branch and bound (on any graph)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from verifier.methods.bab import bab_margin
+from verifier.methods.bab_dag import bab_any_margin
 from verifier.methods.context import CaseContext
 from verifier.methods.outcome import MethodOutcome
 from verifier.methods.split_dag import split_any_margin
@@ -21,8 +20,7 @@ def free_inputs(lower: np.ndarray, upper: np.ndarray) -> int:
 
 
 def exact_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
-    """``split`` for at most ``LOW_DIMENSION`` free inputs (any graph), else ``bab``
-    (which hands networks that are not a chain of affine + ReLU layers to the MILP)."""
+    """``split`` for at most ``LOW_DIMENSION`` free inputs, else ``bab`` (any graph)."""
     if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION:
         return split_any_margin(ctx, A, b)
-    return bab_margin(ctx, A, b)
+    return bab_any_margin(ctx, A, b)

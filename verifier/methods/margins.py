@@ -95,23 +95,28 @@ def _alpha_margin_lower(ctx: CaseContext, A, b, bounds: dict[str, Bounds]) -> fl
 
 
 def relaxation_lp_margin(ctx: CaseContext, A, b, blocks: dict, tag: str,
-                         bounds: dict[str, Bounds]) -> MethodOutcome:
+                         bounds: dict[str, Bounds],
+                         highs: HighsOptions = HighsOptions(threads=1)) -> MethodOutcome:
     """Certified LP lower bound of the margin under the given relaxation blocks.
 
     Args:
         blocks: ``{relu: [ConstraintBlock, ...]}`` over ``bounds``.
         tag: the name the LP's size is recorded under in ``ctx.stats[f"{tag}_lp"]``.
         bounds: the (sound) bounds the blocks were built from; column bounds of the LP.
+        highs: the solver's options (presolve off where infeasibility must come with a
+            dual ray: presolve proves it without one).
     """
     ctx.check_time()
     t_lo, t_hi = margin_range(ctx, A, b, bounds)
+    if t_lo > t_hi:       # sound bounds of the margin that cross: no input meets `bounds`
+        return MethodOutcome(np.inf)
     if t_lo > 0 and not ctx.options.full_solve:
         return MethodOutcome(t_lo)
     encoded = ctx.timed("encode", lambda: encode_network(ctx.net, bounds, blocks))
     model = with_disjunct(encoded, encoded.columns[ctx.net.output_name], A, b,
                           (t_lo, t_hi), label="disjunct",
                           **case_constraints(ctx.case, encoded.columns[ctx.net.input_name]))
-    backend = HighsBackend(HighsOptions(threads=1))
+    backend = HighsBackend(highs)
     backend.load(model)
     bound, result = ctx.timed("lp", lambda: certified_minimum(
         backend, SolveLimits(time_limit=max(ctx.remaining(), 0.01))))

@@ -15,7 +15,7 @@ from typing import Callable
 
 from verifier.catalog import METHOD_NAMES, METHOD_SUMMARIES
 from verifier.methods.alpha import alpha_margin
-from verifier.methods.bab import bab_margin
+from verifier.methods.bab_dag import bab_any_margin
 from verifier.methods.deeppoly import deeppoly_margin
 from verifier.methods.exact import exact_margin
 from verifier.methods.interval import interval_margin
@@ -45,7 +45,7 @@ METHODS: dict[str, Method] = {
     "krelu": Method(krelu_margin, False),
     "milp": Method(milp_margin, True),
     "split": Method(split_any_margin, True, searches=True),
-    "bab": Method(bab_margin, True, searches=True),
+    "bab": Method(bab_any_margin, True, searches=True),
     "exact": Method(exact_margin, True, searches=True),
 }
 
