@@ -76,8 +76,12 @@ def split_lp_bound(coef: np.ndarray, const: float, G: np.ndarray, h: np.ndarray,
                    lower: np.ndarray, upper: np.ndarray, time_limit: float):
     """Certified ``min const + coef @ x`` over the box and ``G x <= h``; (bound, x or None).
 
-    An infeasible LP (certified by its dual ray) gives ``+inf``: the sub-domain is empty.
+    An infeasible LP (certified by its dual ray) gives ``+inf``: the sub-domain is empty;
+    so does a row ``0 <= h`` with ``h < 0`` (a split the box's linear bound already
+    contradicts: the margin in ``h`` is added, so the row is infeasible in exact arithmetic).
     """
+    if np.any(np.all(G == 0.0, axis=1) & (h < 0)):
+        return np.inf, None
     keep = np.flatnonzero(np.any(G != 0.0, axis=1))
     model = LinearModel(c=coef, A=sp.csr_matrix(G[keep]), row_lower=np.full(keep.size, -np.inf),
                         row_upper=h[keep], col_lower=lower, col_upper=upper)
@@ -127,6 +131,9 @@ class ReluSplit:
         empty = np.zeros(D, dtype=bool)
         for r in range(self.relu_layers):
             empty |= np.any(lo[r] > hi[r], axis=1)
+        # a split row 0 <= h < 0: the split contradicts the domain's bounds (h includes
+        # the rounding margin)
+        empty |= np.any(np.all(G == 0.0, axis=2) & (h < 0), axis=1)
         bound = np.where(empty, np.inf, bound)
         lin_coef = coef[np.arange(D), row]
         points = np.where(lin_coef > 0, case.lower, case.upper)
