@@ -2,16 +2,20 @@
 
 The same back-substitution as :mod:`verifier.bounds.deeppoly` (min-area or given lower
 lines, triangle upper lines), with a leading batch dimension: every step through an
-affine layer is ONE matrix product ``(B*k, n) @ (n, n')``. Callers add the outward
-rounding margin (``ROUNDING_MARGIN`` times :func:`~verifier.bounds.chain.magnitude_scales`).
+affine layer is ONE matrix product ``(B*k, n) @ (n, n')``. Callers subtract the outward
+rounding margin: ``relative`` times the :attr:`Backsub.error` of the chain's
+:class:`~verifier.bounds.rounding.RoundingScales` (ReLU-split branch and bound, optimised
+slopes), or ``ROUNDING_MARGIN`` times :func:`~verifier.bounds.chain.magnitude_scales`.
 """
 
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 
+from verifier.bounds.rounding import BacksubWeights
 from verifier.errors import TimeLimitReached
 
 
@@ -20,24 +24,43 @@ def batched_matvec(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.matmul(M, v[:, :, None])[:, :, 0]
 
 
+class Backsub(NamedTuple):
+    """What :func:`backsub_linear` returns.
+
+    Attributes:
+        const, coef: (B, k) and (B, k, n_in) (or over ``z_0`` with ``to_input=False``):
+            ``const + coef @ x <= M z_j`` for every x of each box, up to rounding.
+        early: (B, k) the best bound of the early stops (with ``stops``), else None.
+        error: (B, k) with ``weights``: the weighted sum whose ``relative`` multiple
+            (:class:`~verifier.bounds.rounding.RoundingScales`) bounds the float64 error of
+            ``const + coef @ x`` (any x of the box) and of every early stop; else None.
+    """
+
+    const: np.ndarray
+    coef: np.ndarray
+    early: np.ndarray | None = None
+    error: np.ndarray | None = None
+
+
 def backsub_linear(chain, j, M, lines, record: dict | None = None,
                    stops: tuple[list, list] | None = None, shifts: list | None = None,
                    to_input: bool = True, deadline: float | None = None,
-                   cuts: list | None = None):
+                   cuts: list | None = None, weights: BacksubWeights | None = None) -> Backsub:
     """Back-substitute rows M (B, k, n_j) of ``z_j`` to the input through the ReLU lines.
 
-    Returns ``(const (B, k), coef (B, k, n_in))`` with ``const + coef @ x <= M z_j`` for
-    every x of each box (before the rounding margin). With ``record`` given, the rows'
-    coefficients on each ReLU output are stored there as ``record[relu layer] = (B, k, n)``
-    (used for branching scores). With ``stops = (pre_lower, pre_upper)`` (per ReLU layer,
-    (B, n_r) bounds valid on each domain) a third value is returned: (B, k) the best lower
-    bound obtained by stopping at a ReLU layer and concretising over its output bounds
-    (see :func:`backsub_early`). ``shifts`` (per ReLU layer, (B, n_r) or None) are added
-    to every row's coefficients on the layer's pre-activation once its ReLU is relaxed
-    (the split multipliers of :func:`optimized_output_bound`). With ``to_input=False``
-    the last step (through layer 0) is left out: ``coef`` is then over ``z_0``, the
-    pre-activation of layer 0 (see :func:`input_minimum`). Past ``deadline``
-    (``time.monotonic()``) :class:`TimeLimitReached` is raised between layers.
+    Returns a :class:`Backsub` with ``const (B, k), coef (B, k, n_in)``:
+    ``const + coef @ x <= M z_j`` for every x of each box (before the rounding margin).
+    With ``record`` given, the rows' coefficients on each ReLU output are stored there as
+    ``record[relu layer] = (B, k, n)`` (used for branching scores). With ``stops =
+    (pre_lower, pre_upper)`` (per ReLU layer, (B, n_r) bounds valid on each domain)
+    ``early`` is (B, k) the best lower bound obtained by stopping at a ReLU layer and
+    concretising over its output bounds (see :func:`backsub_early`). ``shifts`` (per ReLU
+    layer, (B, n_r) or None) are added to every row's coefficients on the layer's
+    pre-activation once its ReLU is relaxed (the split multipliers of
+    :func:`optimized_output_bound`). With ``to_input=False`` the last step (through layer
+    0) is left out: ``coef`` is then over ``z_0``, the pre-activation of layer 0 (see
+    :func:`input_minimum`). Past ``deadline`` (``time.monotonic()``)
+    :class:`TimeLimitReached` is raised between layers.
 
     ``cuts`` (per ReLU layer, None or ``(y_shift (B, n_r), z_shift (B, n_r), const (B,))``)
     are the Lagrangian terms ``gamma (H_z z_r + H_y y_r - h)`` of valid inequalities of the
@@ -45,11 +68,21 @@ def backsub_linear(chain, j, M, lines, record: dict | None = None,
     on ``y_r`` before the ReLU is relaxed, ``z_shift = gamma H_z`` those on ``z_r`` after,
     ``const = -gamma h`` the constant. They enter after the layer's early stop, so every
     stop sees only whole terms: the expression bounded there is ``f`` plus the terms of the
-    layers above, each <= 0 on the box, hence below ``f``.
+    layers above, each <= 0 on the box, hence below ``f``. (The rounding of the cut
+    products themselves is the caller's to bound.)
+
+    ``weights`` (:meth:`RoundingScales.weights` of the chain's neurons) makes ``error``
+    the sum ``|M| @ top + sum_r (|Q_r| @ q_r + |shift_r| @ p_r)`` over the rows carried
+    (``Q_r``: the coefficients on ``y_r``; shifts: split multipliers and cut ``z_shift``),
+    which bounds the float64 error of ``const + coef @ x`` and of every early stop when
+    multiplied by the scales' ``relative`` (see :class:`RoundingScales`); with
+    ``to_input=False`` it still counts the step through layer 0 (for
+    :func:`input_minimum`).
     """
     B, k, _ = M.shape
-    const = np.zeros((B, k))
-    best = np.full((B, k), -np.inf)
+    const = np.zeros((B, k), dtype=M.dtype)
+    best = np.full((B, k), -np.inf, dtype=M.dtype)
+    error = None if weights is None else batched_abs_dot(M, weights.top)
     for i in range(j, -1, -1):
         check_deadline(deadline)
         W, b, _ = chain[i]
@@ -68,32 +101,42 @@ def backsub_linear(chain, j, M, lines, record: dict | None = None,
             const = const + cut[2][:, None]
         if record is not None:
             record[i - 1] = M
+        if weights is not None:
+            error += batched_abs_dot(M, weights.q[i - 1])
         a_lo, a_up, c_up = lines[i - 1]
         negative = M < 0
         const += batched_matvec(np.where(negative, M, 0.0), c_up)
         M = M * np.where(negative, a_up[:, None, :], a_lo[:, None, :])
-        if shifts is not None and shifts[i - 1] is not None:
-            M = M + shifts[i - 1][:, None, :]
-        if cut is not None:
-            M = M + cut[1][:, None, :]
-    if stops is not None:
-        return const, M, best
-    return const, M
+        for shift in (None if shifts is None else shifts[i - 1],
+                      None if cut is None else cut[1]):
+            if shift is not None:
+                M = M + shift[:, None, :]
+                if weights is not None:
+                    error += (np.abs(shift) @ weights.p[i - 1])[:, None]
+    return Backsub(const, M, best if stops is not None else None, error)
 
 
-def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper):
+def batched_abs_dot(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``|M| @ v`` for M (B, k, n) and v (n,) >= 0: (B, k)."""
+    return np.abs(M) @ v
+
+
+def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper,
+                  weights: BacksubWeights | None = None):
     """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin,
     taking at every ReLU layer ``r < j`` the better of going on and stopping there.
 
     Stopping at layer r uses the bounds of its output, ``y_r in [max(l_r, 0), max(u_r, 0)]``
     (valid on each domain): ``const + min over that box of M y_r``. It pays off when the
     intermediate bounds are tighter than what relaxing the layers below them gives
-    (tightening, splits).
+    (tightening, splits). Returns ``(bounds (B, k), error)``: ``error`` the
+    :attr:`Backsub.error` of ``weights`` (None without).
     """
-    const, coef0, best = backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper),
-                                         to_input=False)
+    out = backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper), to_input=False,
+                         weights=weights)
     W0, b0, _ = chain[0]
-    return np.maximum(best, const + input_minimum(coef0, W0, b0, lower, upper))
+    return np.maximum(out.early, out.const + input_minimum(out.coef, W0, b0, lower, upper)), \
+        out.error
 
 
 def input_minimum(M: np.ndarray, W0: np.ndarray, b0: np.ndarray, lower: np.ndarray,
@@ -124,7 +167,8 @@ def check_deadline(deadline: float | None) -> None:
 
 def backsub_lower(chain, j, M, lines, lower, upper, deadline: float | None = None):
     """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin."""
-    return box_minimum(*backsub_linear(chain, j, M, lines, deadline=deadline), lower, upper)
+    out = backsub_linear(chain, j, M, lines, deadline=deadline)
+    return box_minimum(out.const, out.coef, lower, upper)
 
 
 def live_neurons(lines: list, states: list | None = None) -> list[np.ndarray]:

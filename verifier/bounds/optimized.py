@@ -18,11 +18,7 @@ import scipy.sparse as sp
 from verifier.bounds.backsub import (backsub_linear, live_neurons, restrict_chain, take_columns,
                                      widen_records)
 from verifier.bounds.chain import batched_relu_lines
-from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
-
-#: the magnitude bound of a ReLU layer's inputs and outputs, in units of its scale T_r
-#: (outputs are below inputs; intercepts below twice the input bounds)
-CUT_SCALE = 3.0
+from verifier.bounds.rounding import TINY, UNIT_ROUNDOFF, RoundingScales
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class LayerCuts:
 
 
 def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
-                           scales: list[np.ndarray], pre_lower: list[np.ndarray],
+                           scales: RoundingScales, pre_lower: list[np.ndarray],
                            pre_upper: list[np.ndarray], states: list[np.ndarray],
                            rows: np.ndarray, iterations: int = 20, lr_alpha: float = 0.1,
                            lr_beta: float = 0.05, start: dict | tuple | None = None,
@@ -81,9 +77,9 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
 
     Soundness: the intermediate bounds ``pre_lower/pre_upper`` must be valid on each
     sub-domain (those of :func:`split_domain_bounds`), and every cut valid on the box.
-    Each evaluated bound is lowered by ``ROUNDING_MARGIN * (|row| @ T_last + sum_r beta_r @
-    T_r + sum_r gamma_r @ ((|H_z| + |H_y|) @ (CUT_SCALE T_r) + |h|)) + TINY`` (``T`` from
-    :func:`magnitude_scales`: the multipliers add rows of those magnitudes).
+    Each evaluated bound is lowered by ``scales.relative`` times the back-substitution's
+    error weight (:attr:`~verifier.bounds.backsub.Backsub.error`: rows carried, split
+    multipliers, cut shifts), plus :func:`cut_rounding` per cut multiplier, plus ``TINY``.
 
     Args:
         rows: (B, n_out) one objective row per domain.
@@ -133,6 +129,16 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     return best, best_x, best_params
 
 
+def cut_rounding(cuts: LayerCuts, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """(c,) per cut what its multiplier adds to the rounding margin: the float64 error of
+    the products ``gamma H_z``, ``gamma H_y`` and ``gamma h`` (inner products of at most c
+    terms) times the magnitudes ``Z >= |z_r|``, ``Y >= |y_r|`` they meet, i.e.
+    ``4 gamma_{c+4} (|H_z| Z + |H_y| Y + |h|)``."""
+    n_ops = cuts.count + 4
+    factor = 4.0 * n_ops * UNIT_ROUNDOFF / (1.0 - n_ops * UNIT_ROUNDOFF)
+    return factor * (np.abs(cuts.Hz) @ Z + np.abs(cuts.Hy) @ Y + np.abs(cuts.h))
+
+
 class _Adam:
     """Projected Adam ascent steps, one moment pair per parameter key."""
 
@@ -167,9 +173,7 @@ class _SlopeProblem:
                      for r in range(n_relu)]
         self.has_split = [np.any(self.sign[r] != 0) for r in range(n_relu)]
         self.cuts = list(cuts) if cuts is not None else [None] * n_relu
-        self.base_margin = ROUNDING_MARGIN * (np.abs(rows) @ scales[self.last]) + TINY
-        self.cut_margin = [None if c is None else
-                           (np.abs(c.Hz) + np.abs(c.Hy)) @ (CUT_SCALE * scales[r]) + np.abs(c.h)
+        self.cut_margin = [None if c is None else cut_rounding(c, scales.z[r], scales.y[r + 1])
                            for r, c in enumerate(self.cuts)]
         # the back-substitution carries only the neurons live in some domain, split, or
         # in some cut
@@ -179,6 +183,7 @@ class _SlopeProblem:
                 used = np.flatnonzero(np.any(c.Hz != 0, axis=0) | np.any(c.Hy != 0, axis=0))
                 self.keep[r] = np.union1d(self.keep[r], used)
         self.cut_chain = restrict_chain(chain, self.last, self.keep)
+        self.weights = scales.weights(self.last, self.keep)
         self.cut_stops = (take_columns(pre_lower, self.keep), take_columns(pre_upper, self.keep))
         self.sizes = [x.shape[1] for x in pre_lower]
 
@@ -230,19 +235,18 @@ class _SlopeProblem:
         relaxed = [(np.where(unstable[r], alpha[r], lines[r][0]), lines[r][1], lines[r][2])
                    for r in range(n_relu)]
         record: dict = {}
-        const, coef, early = backsub_linear(
+        out = backsub_linear(
             self.cut_chain, self.last, self.rows[:, None, :], take_columns(relaxed, self.keep),
             record=record, stops=self.cut_stops,
             shifts=take_columns([beta[r] * self.sign[r] for r in range(n_relu)], self.keep),
-            cuts=self._cut_terms(gamma))
+            cuts=self._cut_terms(gamma), weights=self.weights)
         record = widen_records(record, self.keep, self.sizes)
-        const, y, early = const[:, 0], coef[:, 0], early[:, 0]
+        const, y, early = out.const[:, 0], out.coef[:, 0], out.early[:, 0]
         x = np.where(y > 0, self.box_lower, self.box_upper)
         value = np.maximum(const + np.sum(y * x, axis=1), early)
-        margin = self.base_margin + ROUNDING_MARGIN * sum(
-            np.sum(beta[r] * self.scales[r], axis=1) for r in range(n_relu))
-        margin = margin + ROUNDING_MARGIN * sum(
-            gamma[r] @ self.cut_margin[r] for r in range(n_relu) if self.cuts[r] is not None)
+        margin = self.scales.relative * out.error[:, 0] + TINY
+        margin = margin + sum(gamma[r] @ self.cut_margin[r] for r in range(n_relu)
+                              if self.cuts[r] is not None)
         # per ReLU layer: the rows' coefficients on its output, the slopes they took
         Y = [record[r][:, 0] for r in range(n_relu)]
         NEG = [Y[r] < 0 for r in range(n_relu)]

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from solvers import LinearModel
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
-from verifier.bounds.chain import affine_names, magnitude_scales, relu_chain
+from verifier.bounds.chain import affine_names, relu_chain, rounding_scales
 from verifier.bounds.dual_ascent import box_rows_dual_bound
 from verifier.bounds.optimized import optimized_output_bound
 from verifier.bounds.rounding import DIFFERENCE_ROUNDING, difference_lower
@@ -261,8 +261,8 @@ def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
         if proved is not None:
             return proved
     layers = range(len(chain) - 1)
-    scales = magnitude_scales(chain, case.lower, case.upper,
-                              [(root[names[r]].lower, root[names[r]].upper) for r in layers])
+    scales = rounding_scales(chain, case.lower, case.upper,
+                             [(root[names[r]].lower, root[names[r]].upper) for r in layers])
     domain = DomainBatch({
         "lo": [root[names[r]].lower[None, :].copy() for r in layers],
         "hi": [root[names[r]].upper[None, :].copy() for r in layers],
