@@ -25,6 +25,7 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import sys
 import time
 from dataclasses import replace
@@ -97,12 +98,20 @@ def mnistfc_row(name: str) -> tuple:
     return (f"mnistfc {name}", onnx, lambda network: load_vnnlib(str(vnnlib)))
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_row(onnx: Path, make, options: VerifyOptions, method: str, timeout: float,
             profile: str | None = None) -> dict:
     """One verify: verdict, seconds, search counters and the root's timings."""
     net = load_network(str(onnx))
     prop = make(net)
     start = time.perf_counter()
+    cpu = _cpu_seconds()
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
@@ -112,13 +121,14 @@ def run_row(onnx: Path, make, options: VerifyOptions, method: str, timeout: floa
         profiler.dump_stats(profile)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
     seconds = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu
     searches = result.stats.get("bab", []) + result.stats.get("split", [])
     search_s = sum(s.get("seconds", 0.0) for s in searches)
     parts = {p: sum(s.get(f"seconds_{p}", 0.0) for s in searches)
              for p in ("bound", "falsify", "branch")}
     disjuncts = [{"case": o.case, "disjunct": o.disjunct, "status": o.status,
                   "bounds": o.bounds} for o in result.disjuncts]
-    return {"verdict": result.verdict, "seconds": round(seconds, 2),
+    return {"verdict": result.verdict, "seconds": round(seconds, 2), "cpu": round(cpu, 2),
             "domains": int(sum(s.get("domains", 0) for s in searches)),
             "search_seconds": round(search_s, 2),
             "shares": {p: round(v / max(search_s, 1e-9), 3) for p, v in parts.items()},
@@ -138,6 +148,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--bab-cuts", action="store_true")
+    parser.add_argument("--bab", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a BabOptions field (int, float, bool as 0/1), e.g. batch=64")
     parser.add_argument("--profile", metavar="OUT", help="cProfile the (first) row to OUT")
     parser.add_argument("--disjuncts", action="store_true", help="a line per searched disjunct")
     parser.add_argument("--jsonl", metavar="OUT", help="append a JSON record per row")
@@ -146,14 +158,19 @@ def main(argv=None) -> int:
             + [mnistfc_row(n) for n in args.mnistfc]
             + [r for spec in args.salman for r in salman_rows(spec, args.eps)])
     options = VerifyOptions(workers=args.workers, blas_threads=1)
-    if args.bab_cuts:
-        options = replace(options, bab=BabOptions(cuts=True))
+    bab = {"cuts": True} if args.bab_cuts else {}
+    for item in args.bab:
+        name, value = item.split("=")
+        kind = type(getattr(BabOptions(), name))
+        bab[name] = bool(int(value)) if kind is bool else kind(value)
+    options = replace(options, bab=BabOptions(**bab))
     done = set()
     if args.jsonl and Path(args.jsonl).exists():
         done = {json.loads(line)["row"] for line in Path(args.jsonl).read_text().splitlines()
                 if line.strip()}
-    print(f"{'row':<34} {'verdict':<8} {'s':>6} {'sub-dom':>8} {'/s':>5} "
-          f"{'bnd/fals/br %':>14}  root timings", flush=True)
+    print(f"{'row':<34} {'verdict':<8} {'s':>6} {'cpu s':>6} {'sub-dom':>8} {'/s':>5} "
+          f"{'/cpu s':>6} {'bnd/fals/br %':>14}  root timings  [{os.getloadavg()[0]:.1f}]",
+          flush=True)
     counts: dict = {}
     for label, onnx, make in rows:
         if label in done:
@@ -162,11 +179,13 @@ def main(argv=None) -> int:
         args.profile = None
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
         rate = r["domains"] / max(r["search_seconds"], 1e-9)
+        cpu_rate = r["domains"] / max(r["cpu"], 1e-9)
         shares = "/".join(f"{100 * r['shares'][p]:.0f}" for p in ("bound", "falsify", "branch"))
         root = ", ".join(f"{k} {r['timings'][k]:.1f}" for k in ROOT_TIMINGS
                          if r["timings"].get(k, 0) >= 0.05)
-        print(f"{label:<34} {r['verdict']:<8} {r['seconds']:>6.1f} {r['domains']:>8} "
-              f"{rate:>5.0f} {shares:>14}  {root}", flush=True)
+        print(f"{label:<34} {r['verdict']:<8} {r['seconds']:>6.1f} {r['cpu']:>6.1f} "
+              f"{r['domains']:>8} {rate:>5.0f} {cpu_rate:>6.0f} {shares:>14}  {root}  "
+              f"[{os.getloadavg()[0]:.1f}]", flush=True)
         if args.disjuncts:
             for s, o in zip(r["searches"], [o for o in r["disjuncts"] if "exact" in o["bounds"]
                                             or "bab" in o["bounds"]]):

@@ -50,7 +50,7 @@ def margins(onnx, make) -> tuple:
         last = len(chain) - 1
         out = backsub_linear(chain, last, A[None], lines, weights=scales.weights(last))
         bound = box_minimum(out.const, out.coef, case.lower[None], case.upper[None])[0] - b
-    return old, scales.relative * out.error[0], bound
+    return old, out.error[0], bound
 
 
 def main(argv=None) -> int:

@@ -75,8 +75,9 @@ def _as(x, dtype):
 @given(st.integers(0, 10_000), st.integers(2, 7), st.integers(5, 40))
 def test_margin_covers_float_error_with_multipliers(seed, depth, width):
     """The bound, its linear form at sampled inputs, and the early-stopping bound of
-    :func:`backsub_early`, each in float64 minus ``relative * error`` (plus the cut
-    products' rounding), never exceed the same computed in long double."""
+    :func:`backsub_early` (also with the step to the input in float32), each minus its
+    error bound (plus the cut products' rounding), never exceed the same computed in long
+    double."""
     chain, lo, hi, scales, lines, stops, shifts, cut_terms, cut_margin, M = _instance(
         seed, depth, width)
     last = len(chain) - 1
@@ -87,7 +88,7 @@ def test_margin_covers_float_error_with_multipliers(seed, depth, width):
                          cuts=_cut_shifts(cut_terms, np.float64), weights=w)
     ref = backsub_linear(_as(chain, LD), last, _as(M, LD), _as(lines, LD), stops=_as(stops, LD),
                          shifts=_as(shifts, LD), cuts=_cut_shifts(cut_terms, LD))
-    margin = scales.relative * out.error + cut_margin[:, None] + TINY
+    margin = out.error + cut_margin[:, None] + TINY
     value = np.maximum(box_minimum(out.const, out.coef, lo_b, hi_b), out.early)
     exact = np.maximum(box_minimum(ref.const, ref.coef, _as(lo_b, LD), _as(hi_b, LD)), ref.early)
     assert np.all(_as(value - margin, LD) <= exact)
@@ -98,7 +99,10 @@ def test_margin_covers_float_error_with_multipliers(seed, depth, width):
     early, error = backsub_early(chain, last, M, lines, *stops, lo_b, hi_b, weights=w)
     early_ld, _ = backsub_early(_as(chain, LD), last, _as(M, LD), _as(lines, LD),
                                 *_as(stops, LD), _as(lo_b, LD), _as(hi_b, LD))
-    assert np.all(_as(early - scales.relative * error - TINY, LD) <= early_ld)
+    assert np.all(_as(early - error - TINY, LD) <= early_ld)
+    single, error = backsub_early(chain, last, M, lines, *stops, lo_b, hi_b, weights=w,
+                                  single=True)
+    assert np.all(_as(single - error - TINY, LD) <= early_ld)
 
 
 @settings(max_examples=30, deadline=None)

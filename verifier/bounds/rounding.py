@@ -50,6 +50,10 @@ def chain_relative_margin(chain) -> float:
     return min(ROUNDING_MARGIN, 4.0 * gamma)
 
 
+#: unit roundoff of float32
+SINGLE_ROUNDOFF = 2.0 ** -24
+
+
 def backsub_relative(chain) -> float:
     """The relative factor of the a-posteriori rounding bound of back-substitution
     (:class:`RoundingScales`): ``4 gamma_N`` with ``N = max(fan-in) + 3 L + 16``.
@@ -110,15 +114,16 @@ class RoundingScales:
         p_top = self.p[j] if top is None else self.p[j][top]
         q = [self.q[r] if keep is None else self.q[r][keep[r]] for r in range(j)]
         p = [self.p[r] if keep is None else self.p[r][keep[r]] for r in range(j)]
-        return BacksubWeights(p_top, q, p)
+        return BacksubWeights(p_top, q, p, self.relative)
 
 
 @dataclass(frozen=True)
 class BacksubWeights:
     """:class:`RoundingScales` restricted to one back-substitution's neurons: ``top`` for
     the rows' layer, per ReLU layer below it ``q`` (on its output) and ``p`` (on its
-    pre-activation)."""
+    pre-activation), and the scales' ``relative``."""
 
     top: np.ndarray
     q: list
     p: list
+    relative: float

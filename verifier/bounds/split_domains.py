@@ -23,7 +23,7 @@ def split_constraints(chain, scales: RoundingScales, lines: list, states: list[n
     ``U_i(x) >= z_i``, gives ``-U_i(x) <= 0``; one fixed inactive satisfies ``z_i <= 0``, so
     its lower line ``L_i(x) <= z_i`` gives ``L_i(x) <= 0``. Both hold for every input of
     the sub-domain; with every ReLU fixed they are exact. The right-hand side is raised by
-    the rounding margin of the back-substitution (``scales.relative`` times its
+    the rounding margin of the back-substitution (its
     :attr:`~verifier.bounds.backsub.Backsub.error`, plus ``TINY``).
 
     Args:
@@ -53,7 +53,7 @@ def split_constraints(chain, scales: RoundingScales, lines: list, states: list[n
         out = backsub_linear(restrict_chain(chain, r, keep, split), r,
                              np.ascontiguousarray(M[:, :, split]), take_columns(lines[:r], keep),
                              weights=scales.weights(r, keep, split))
-        margin = scales.relative * out.error + TINY
+        margin = out.error + TINY
         Gs.append(out.coef)
         hs.append(np.where(used, -out.const + margin, 1.0))
     if not Gs:
@@ -64,7 +64,8 @@ def split_constraints(chain, scales: RoundingScales, lines: list, states: list[n
 def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                         scales: RoundingScales, pre_lower: list[np.ndarray],
                         pre_upper: list[np.ndarray], first: int, C: np.ndarray,
-                        states: list[np.ndarray] | None = None, early: bool = True):
+                        states: list[np.ndarray] | None = None, early: bool = True,
+                        single: bool = False):
     """Re-bound B sub-domains of one input box that differ by ReLU splits.
 
     A sub-domain is the box with some ReLUs fixed: "active" (pre-activation >= 0, its
@@ -82,7 +83,7 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         box_lower, box_upper: (n_in,) the input box shared by all domains.
         scales: :func:`~verifier.bounds.chain.rounding_scales` of that box (valid for
             sub-domains: their values lie inside the box's); every bound is lowered by
-            ``scales.relative`` times its back-substitution's error weight, plus ``TINY``.
+            its back-substitution's rounding error bound, plus ``TINY``.
         pre_lower, pre_upper: per ReLU layer, (B, n_r) bounds (modified in place).
         first: ReLU layers ``<= first`` are kept as given (-1: recompute all but layer 0,
             whose bounds only a split can change).
@@ -92,6 +93,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         early: also stop the back-substitution of the output rows at every ReLU layer
             and concretise there (:func:`backsub_early`; recomputed intermediate bounds
             always do); the better bound is kept.
+        single: recompute the intermediate bounds with the step to the input in float32
+            (``backsub_early`` with ``single``: its error bound subtracted); the output
+            rows stay in float64.
 
     Returns:
         (lower (B, m): sound lower bounds of ``C f(x)`` on each domain (over the whole
@@ -104,7 +108,8 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     B = pre_lower[0].shape[0]
     lo_b = np.broadcast_to(box_lower, (B, box_lower.size))
     hi_b = np.broadcast_to(box_upper, (B, box_upper.size))
-    lines, keep = _rebound_layers(chain, scales, pre_lower, pre_upper, first, lo_b, hi_b)
+    lines, keep = _rebound_layers(chain, scales, pre_lower, pre_upper, first, lo_b, hi_b,
+                                  single)
     last = len(chain) - 1
     if chain[last][2] or len(lines) != last:
         raise NetworkError("split bounds need a ReLU after every layer but the last")
@@ -117,7 +122,7 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         weights=scales.weights(last, keep))
     const, input_coef = out.const, out.coef
     on_relu = widen_records(cut_record, keep, [x.shape[1] for x in pre_lower])
-    margin = scales.relative * out.error + TINY
+    margin = out.error + TINY
     value = box_minimum(const, input_coef, lo_b, hi_b)
     if out.early is not None:
         value = np.maximum(value, out.early)
@@ -126,7 +131,8 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     return value, on_relu, (const - margin, input_coef), split
 
 
-def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b):
+def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b,
+                    single: bool = False):
     """Recompute (in place) the bounds of the unstable neurons of every ReLU layer after
     ``first`` by back-substitution through the domains' own lines; returns (per ReLU layer
     the domains' lines, per ReLU layer the neurons live in some domain)."""
@@ -147,8 +153,9 @@ def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b)
                                              take_columns(lines, keep),
                                              take_columns(pre_lower[:j], keep),
                                              take_columns(pre_upper[:j], keep), lo_b, hi_b,
-                                             weights=scales.weights(j, keep, idx))
-                margin = scales.relative * error + TINY
+                                             weights=scales.weights(j, keep, idx),
+                                             single=single)
+                margin = error + TINY
                 l[:, idx] = np.maximum(l[:, idx], value[:, :idx.size] - margin[:, :idx.size])
                 u[:, idx] = np.minimum(u[:, idx], -value[:, idx.size:] + margin[:, idx.size:])
         lines.append(batched_relu_lines(pre_lower[j], pre_upper[j]))

@@ -87,9 +87,11 @@ class BabOptions:
         refine_share: the share of the remaining time the root's MILP refinement of
             intermediate bounds may use (``TightenOptions.milp_layers`` layers, each MILP
             within ``milp_time_limit``; once per case); 0: the tightened bounds as they are.
+        single_rebound: re-bound the later layers with the step to the input in float32
+            (its rounding error bounded and subtracted; the output bound stays float64).
     """
 
-    batch: int = 32
+    batch: int = 64
     max_open: int = 20000
     rebound: bool = True
     alpha_beta_iterations: int = 20
@@ -101,6 +103,7 @@ class BabOptions:
     cut_iterations: int = 50
     cut_lr: float = 0.05
     refine_share: float = 0.0
+    single_rebound: bool = True
 
     def __post_init__(self):
         if self.batch < 1 or self.max_open < 1 or self.pgd_every < 1:
