@@ -8,6 +8,7 @@ multipliers.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
@@ -44,7 +45,8 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                            rows: np.ndarray, iterations: int = 20, lr_alpha: float = 0.1,
                            lr_beta: float = 0.05, start: dict | tuple | None = None,
                            deadline: float | None = None,
-                           cuts: list[LayerCuts | None] | None = None, lr_gamma: float = 0.05
+                           cuts: list[LayerCuts | None] | None = None, lr_gamma: float = 0.05,
+                           done_above: np.ndarray | float | None = None
                            ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Lower bounds of ``rows_d @ f(x)`` on B ReLU-split sub-domains with optimised lower
     slopes (alpha), split multipliers (beta) and cut multipliers (gamma).
@@ -82,6 +84,8 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         deadline: ``time.monotonic()`` after which no more steps are taken (the best
             bound so far is returned: any multipliers are sound).
         cuts: per ReLU layer a :class:`LayerCuts` or None.
+        done_above: (B,) or a number: a domain whose bound exceeds it takes no more steps
+            (its bound answers the caller's question already; the others go on alone).
     Returns:
         (bound (B,), x (B, n_in): the box corner minimising the best bound's linear form,
         ``{"alpha", "beta", "gamma", "coef"}``: per ReLU layer the values that gave each
@@ -94,24 +98,46 @@ def optimized_output_bound(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     best_params = {k: v.copy() for k, v in params.items()}
     best_coef = [y.copy() for y in saved[0]]
     if iterations > 0 and problem.n_relu > 0:
-        adam = _Adam()
         rates = {"alpha": lr_alpha, "beta": lr_beta, "gamma": lr_gamma}
-        x = best_x
-        for t in range(1, iterations + 1):
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            for name, grad in problem.gradients(x, saved).items():
-                step = adam.step(name, params[name], grad, rates[name], t)
-                params[name] = problem.project(name, step)
-            value, x, saved = problem.evaluate(params)
-            better = value > best
-            best = np.where(better, value, best)
-            best_x[better] = x[better]
-            for name, p in params.items():
-                best_params[name][better] = p[better]
-            for r, y in enumerate(saved[0]):
-                best_coef[r][better] = y[better]
+        _ascend(problem, params, saved, best, best_x, best_params, best_coef, iterations,
+                rates, deadline, done_above)
     return best, best_x, problem.widen(best_params, best_coef)
+
+
+def _ascend(problem, params, saved, best, best_x, best_params, best_coef, iterations: int,
+            rates: dict, deadline: float | None, done_above) -> None:
+    """Projected Adam steps from ``params``; the best bound per domain, its point,
+    parameters and coefficients are kept in ``best*`` (in place). Domains whose best bound
+    exceeds ``done_above`` leave the problem (:meth:`_SlopeProblem.take`)."""
+    adam = _Adam()
+    active = np.arange(best.size)
+    x = best_x.copy()
+    if done_above is not None:
+        done_above = np.broadcast_to(done_above, best.shape)
+    for t in range(1, iterations + 1):
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        if done_above is not None:
+            live = np.flatnonzero(best[active] <= done_above[active])
+            if live.size == 0:
+                break
+            if live.size < active.size:
+                active, problem, x = active[live], problem.take(live), x[live]
+                params = {k: v[live] for k, v in params.items()}
+                saved = tuple([a[live] for a in part] for part in saved)
+                adam.take(live)
+        for name, grad in problem.gradients(x, saved).items():
+            step = adam.step(name, params[name], grad, rates[name], t)
+            params[name] = problem.project(name, step)
+        value, x, saved = problem.evaluate(params)
+        better = value > best[active]
+        where = active[better]
+        best[where] = value[better]
+        best_x[where] = x[better]
+        for name, p in params.items():
+            best_params[name][where] = p[better]
+        for r, y in enumerate(saved[0]):
+            best_coef[r][where] = y[better]
 
 
 def cut_rounding(cuts: LayerCuts, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -138,6 +164,10 @@ class _Adam:
         v = self.b2 * v + (1 - self.b2) * grad ** 2
         self.moments[key] = (m, v)
         return param + lr * (m / (1 - self.b1 ** t)) / (np.sqrt(v / (1 - self.b2 ** t)) + 1e-12)
+
+    def take(self, rows: np.ndarray) -> None:
+        """Keep the moments of these domains (rows) only."""
+        self.moments = {k: (m[rows], v[rows]) for k, (m, v) in self.moments.items()}
 
 
 class _SlopeProblem:
@@ -177,6 +207,17 @@ class _SlopeProblem:
                        for name, n in counts.items()}
         self.unstable_flat = np.concatenate(self.unstable, axis=1)
         self.split_flat = np.concatenate(self.sign, axis=1) != 0
+
+    def take(self, rows: np.ndarray) -> "_SlopeProblem":
+        """The same problem on the domains ``rows`` only (a shallow copy)."""
+        sub = copy.copy(self)
+        sub.rows = self.rows[rows]
+        sub.lines = [tuple(a[rows] for a in line) for line in self.lines]
+        sub.unstable = [a[rows] for a in self.unstable]
+        sub.sign = [a[rows] for a in self.sign]
+        sub.stops = tuple([a[rows] for a in part] for part in self.stops)
+        sub.unstable_flat, sub.split_flat = self.unstable_flat[rows], self.split_flat[rows]
+        return sub
 
     def layer(self, name: str, flat: np.ndarray, r: int) -> np.ndarray:
         """Layer r's block of a flat parameter array (a view)."""

@@ -159,7 +159,8 @@ class ReluSplit:
             self.chain, case.lower, case.upper, self.scales, sub["lo"], sub["hi"],
             sub["state"], d.C[row[todo]],
             opts.alpha_beta_iterations if self.cuts is None else opts.cut_iterations,
-            start=start, deadline=ctx.deadline, cuts=self.cuts, lr_gamma=opts.cut_lr))
+            start=start, deadline=ctx.deadline, cuts=self.cuts, lr_gamma=opts.cut_lr,
+            done_above=level + d.c0[row[todo]] + 1e-9 * (1.0 + np.abs(d.c0[row[todo]]))))
         for name in ("alpha", "beta", "gamma"):
             for r in range(self.relu_layers):
                 batch[name][r][todo] = found[name][r]
