@@ -40,7 +40,7 @@ from verifier.errors import NetworkError
 from verifier.lp import certified_minimum
 from verifier.methods.branching.disjunct import Disjunct
 from verifier.methods.branching.domains import DomainBatch
-from verifier.methods.branching.engine import Bounded, EngineOptions, branch_and_bound
+from verifier.methods.branching.engine import Bounded, EngineOptions, Job, branch_and_bound_many
 from verifier.methods.context import CaseContext
 from verifier.methods.krelu import krelu_separation_margin, layer_cuts
 from verifier.methods.milp import milp_margin
@@ -242,57 +242,83 @@ class ReluSplit:
 
 
 def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
-    """Branch and bound over ReLU splits (``VerifyOptions.bab``); networks that are not a
-    chain of affine + ReLU layers (with at least one ReLU layer) go to the MILP."""
+    """Branch and bound over ReLU splits (``VerifyOptions.bab``) of one disjunct; networks
+    that are not a chain of affine + ReLU layers (with at least one ReLU layer) go to the
+    MILP."""
+    found = bab_margins(ctx, [(A, b)])
+    return milp_margin(ctx, A, b) if found is None else found[0]
+
+
+def bab_margins(ctx: CaseContext, polys: list[tuple[np.ndarray, np.ndarray]]
+                ) -> list[MethodOutcome] | None:
+    """Branch and bound over ReLU splits of several disjuncts ``(A, b)`` of the case at
+    once: one search each from the same root, sharing the time
+    (:func:`~verifier.methods.branching.engine.branch_and_bound_many`: the weakest first,
+    every search moving). None when the network is not a chain of affine + ReLU layers
+    (the caller goes to the MILP)."""
     net, case = ctx.net, ctx.case
     try:
         chain = relu_chain(net)
     except NetworkError:
-        return milp_margin(ctx, A, b)
+        return None
     if len(chain) < 2:
-        return milp_margin(ctx, A, b)
+        return None
     names = affine_names(net)
     opts = ctx.options.bab
     root = ctx.refined(opts.refine_share)
     ctx.check_time()
+    outcomes: list = [None] * len(polys)
     cuts = None
     if opts.cuts:
         with ctx.lock:          # the case's k-ReLU state is shared by its disjuncts
-            proved, cuts = _root_cuts(ctx, A, b, opts.cut_share)
-        if proved is not None:
-            return proved
+            end = time.monotonic() + opts.cut_share * max(ctx.remaining(), 0.0)
+            for i, (A, b) in enumerate(polys):
+                share = (end - time.monotonic()) / (len(polys) - i)
+                outcomes[i], cuts = _root_cuts(ctx, A, b, time.monotonic() + max(share, 0.0))
     layers = range(len(chain) - 1)
-    scales = rounding_scales(chain, case.lower, case.upper,
-                             [(root[names[r]].lower, root[names[r]].upper) for r in layers])
-    domain = DomainBatch({
-        "lo": [root[names[r]].lower[None, :].copy() for r in layers],
-        "hi": [root[names[r]].upper[None, :].copy() for r in layers],
-        "state": [np.zeros((1, root[names[r]].size), dtype=np.int8) for r in layers],
-        # warm starts of the alpha-beta bound, inherited by children (float32: half the
-        # memory; any value is sound)
-        "alpha": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
-        "beta": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
-        "gamma": [np.full((1, 0 if cuts is None or cuts[r] is None else cuts[r].count), np.nan,
-                          dtype=np.float32) for r in layers],
-        "first": np.array([-1])})
-    stats: dict = {}
-    ctx.stats.setdefault("bab", []).append(stats)   # one entry per disjunct
-    disjunct = Disjunct.of(ctx, A, b)
-    search = ReluSplit(ctx, chain, disjunct, scales, opts, stats, cuts)
+    pre = [(root[names[r]].lower, root[names[r]].upper) for r in layers]
+    scales = rounding_scales(chain, case.lower, case.upper, pre)
     engine = EngineOptions("bab", batch=opts.batch, max_open=opts.max_open, selection="sorted",
                            pgd_every=opts.pgd_every, pgd=ctx.options.falsify,
                            optimum_tolerance=optimum_tolerance(ctx))
-    return search_outcome(branch_and_bound(ctx, search, domain, disjunct, engine, stats))
+    jobs, which = [], []
+    for i, (A, b) in enumerate(polys):
+        if outcomes[i] is not None:
+            continue
+        stats: dict = {}
+        ctx.stats.setdefault("bab", []).append(stats)   # one entry per disjunct searched
+        disjunct = Disjunct.of(ctx, A, b)
+        jobs.append(Job(ReluSplit(ctx, chain, disjunct, scales, opts, stats, cuts),
+                        _root_domain(pre, cuts), disjunct, stats))
+        which.append(i)
+    for i, result in zip(which, branch_and_bound_many(ctx, jobs, engine)):
+        outcomes[i] = search_outcome(result)
+    return outcomes
 
 
-def _root_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, share: float):
+def _root_domain(pre: list, cuts: list | None) -> DomainBatch:
+    """The root sub-domain: the case's bounds, nothing split, no warm starts."""
+    layers = range(len(pre))
+    return DomainBatch({
+        "lo": [pre[r][0][None, :].copy() for r in layers],
+        "hi": [pre[r][1][None, :].copy() for r in layers],
+        "state": [np.zeros((1, pre[r][0].size), dtype=np.int8) for r in layers],
+        # warm starts of the alpha-beta bound, inherited by children (float32: half the
+        # memory; any value is sound)
+        "alpha": [np.full((1, pre[r][0].size), np.nan, dtype=np.float32) for r in layers],
+        "beta": [np.full((1, pre[r][0].size), np.nan, dtype=np.float32) for r in layers],
+        "gamma": [np.full((1, 0 if cuts is None or cuts[r] is None else cuts[r].count), np.nan,
+                          dtype=np.float32) for r in layers],
+        "first": np.array([-1])})
+
+
+def _root_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, deadline: float):
     """The root's k-ReLU cuts for the sub-domains (MN-BaB): the disjunct's separation LP
-    runs for at most ``share`` of the remaining time and adds its cuts to the case's pool.
-    Returns (the LP's outcome when it already proves the disjunct, else None; the pooled
-    cuts per ReLU layer)."""
-    deadline = time.monotonic() + share * max(ctx.remaining(), 0.0)
+    runs until ``deadline`` at most and adds its cuts to the case's pool. Returns (the
+    LP's outcome when it already proves the disjunct, else None; the pooled cuts per ReLU
+    layer)."""
     outcome = krelu_separation_margin(ctx, A, b, deadline=deadline)
     ctx.check_time()
     if outcome.bound > 0 and not ctx.options.full_solve:
-        return MethodOutcome(outcome.bound, bracket=(outcome.bound, np.inf)), None
+        return MethodOutcome(outcome.bound, bracket=(outcome.bound, np.inf)), layer_cuts(ctx)
     return None, layer_cuts(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from verifier.methods.bab import bab_margin
+from verifier.methods.bab import bab_margin, bab_margins
 from verifier.methods.context import CaseContext
 from verifier.methods.outcome import MethodOutcome
 from verifier.methods.split import split_margin
@@ -26,3 +26,13 @@ def exact_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcom
     if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION and ctx.net.is_sequential():
         return split_margin(ctx, A, b)
     return bab_margin(ctx, A, b)
+
+
+def exact_margins(ctx: CaseContext, polys: list[tuple[np.ndarray, np.ndarray]]
+                  ) -> list[MethodOutcome] | None:
+    """Several disjuncts of the case at once (:func:`~verifier.methods.bab.bab_margins`)
+    when ``exact`` would branch on ReLUs; None otherwise (the caller takes them one by
+    one with :func:`exact_margin`)."""
+    if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION and ctx.net.is_sequential():
+        return None
+    return bab_margins(ctx, polys)
