@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verifier.methods import VerifyOptions  # noqa: E402
-from verifier.methods.options import BabOptions  # noqa: E402
+from verifier.methods.options import BabOptions, TightenOptions  # noqa: E402
 from verifier.network import load_network  # noqa: E402
 from verifier.spec import linf_robustness, load_vnnlib  # noqa: E402
 from verifier.verify.pipeline import verify  # noqa: E402
@@ -138,6 +138,17 @@ def run_row(onnx: Path, make, options: VerifyOptions, method: str, timeout: floa
             "disjuncts": disjuncts, "message": result.message}
 
 
+def _fields(default, items: list[str], given: dict) -> dict:
+    """``given`` plus ``FIELD=VALUE`` items, each parsed as the default's field type."""
+    for item in items:
+        name, value = item.split("=")
+        kind = type(getattr(default, name))
+        if getattr(default, name) is None:
+            kind = int if value.isdigit() else float
+        given[name] = bool(int(value)) if kind is bool else kind(value)
+    return given
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--eran", action="append", default=[], metavar="NET:K[-L]")
@@ -150,6 +161,8 @@ def main(argv=None) -> int:
     parser.add_argument("--bab-cuts", action="store_true")
     parser.add_argument("--bab", action="append", default=[], metavar="FIELD=VALUE",
                         help="a BabOptions field (int, float, bool as 0/1), e.g. batch=64")
+    parser.add_argument("--tighten", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a TightenOptions field, e.g. milp_layers=1")
     parser.add_argument("--profile", metavar="OUT", help="cProfile the (first) row to OUT")
     parser.add_argument("--disjuncts", action="store_true", help="a line per searched disjunct")
     parser.add_argument("--jsonl", metavar="OUT", help="append a JSON record per row")
@@ -159,11 +172,8 @@ def main(argv=None) -> int:
             + [r for spec in args.salman for r in salman_rows(spec, args.eps)])
     options = VerifyOptions(workers=args.workers, blas_threads=1)
     bab = {"cuts": True} if args.bab_cuts else {}
-    for item in args.bab:
-        name, value = item.split("=")
-        kind = type(getattr(BabOptions(), name))
-        bab[name] = bool(int(value)) if kind is bool else kind(value)
-    options = replace(options, bab=BabOptions(**bab))
+    options = replace(options, bab=BabOptions(**_fields(BabOptions(), args.bab, bab)),
+                      tighten=TightenOptions(**_fields(TightenOptions(), args.tighten, {})))
     done = set()
     if args.jsonl and Path(args.jsonl).exists():
         done = {json.loads(line)["row"] for line in Path(args.jsonl).read_text().splitlines()

@@ -143,6 +143,9 @@ class ReluSplit:
         elif opts.dual_iterations > 0:
             self._dual_ascent(row, bound, points, lin_coef, const, G, h, level)
         self._leaf_lps(batch, row, bound, points, lin_coef, const, G, h, level)
+        # the parent's bound holds on the child too (a child's own bound can come out
+        # lower: other lines, slopes optimised from another start)
+        bound = np.maximum(bound, lower)
         return Bounded(bound, DomainBatch({"row": row, "points": points, "coef": coefs}))
 
     def _alpha_beta(self, batch, row, bound, points, level) -> None:
@@ -278,9 +281,6 @@ def bab_margins(ctx: CaseContext, polys: list[tuple[np.ndarray, np.ndarray]]
     layers = range(len(chain) - 1)
     pre = [(root[names[r]].lower, root[names[r]].upper) for r in layers]
     scales = rounding_scales(chain, case.lower, case.upper, pre)
-    engine = EngineOptions("bab", batch=opts.batch, max_open=opts.max_open, selection="sorted",
-                           pgd_every=opts.pgd_every, pgd=ctx.options.falsify,
-                           optimum_tolerance=optimum_tolerance(ctx))
     jobs, which = [], []
     for i, (A, b) in enumerate(polys):
         if outcomes[i] is not None:
@@ -291,9 +291,23 @@ def bab_margins(ctx: CaseContext, polys: list[tuple[np.ndarray, np.ndarray]]
         jobs.append(Job(ReluSplit(ctx, chain, disjunct, scales, opts, stats, cuts),
                         _root_domain(pre, cuts), disjunct, stats))
         which.append(i)
+    engine = EngineOptions("bab", batch=opts.batch, max_open=_max_open(opts, jobs),
+                           selection="sorted", pgd_every=opts.pgd_every,
+                           pgd=ctx.options.falsify, optimum_tolerance=optimum_tolerance(ctx))
     for i, result in zip(which, branch_and_bound_many(ctx, jobs, engine)):
         outcomes[i] = search_outcome(result)
     return outcomes
+
+
+def _max_open(opts: BabOptions, jobs: list) -> int | None:
+    """``opts.max_open``, or as many open sub-domains per search as ``opts.open_memory``
+    holds for all the searches (at least 1,000)."""
+    if opts.max_open is not None or not jobs:
+        return opts.max_open
+    root = jobs[0].root
+    per_domain = sum(sum(a.nbytes for a in v) if isinstance(v, list) else v.nbytes
+                     for v in root.fields.values()) / len(root)
+    return max(1000, int(opts.open_memory / (per_domain * len(jobs))))
 
 
 def _root_domain(pre: list, cuts: list | None) -> DomainBatch:

@@ -66,8 +66,11 @@ class BabOptions:
 
     Attributes:
         batch: sub-domains bounded per step.
-        max_open: give up (answer ``unknown`` with the bracket) beyond this many open
-            sub-domains.
+        max_open: a search gives up (answers ``unknown`` with the bracket) beyond this many
+            open sub-domains; None: as many as ``open_memory`` holds.
+        open_memory: bytes the open sub-domains of a case's searches may take in all
+            (their bounds, split states and warm starts; the queue may hold up to twice
+            that in spare room), when ``max_open`` is None.
         rebound: recompute the later layers' bounds through the fixed ReLUs (False: keep
             the root's intermediate bounds, as beta-CROWN does).
         alpha_beta_iterations: projected gradient steps on the slopes and split
@@ -92,7 +95,8 @@ class BabOptions:
     """
 
     batch: int = 64
-    max_open: int = 20000
+    max_open: int | None = None
+    open_memory: float = 2e9
     rebound: bool = True
     alpha_beta_iterations: int = 20
     dual_iterations: int = 60
@@ -106,7 +110,8 @@ class BabOptions:
     single_rebound: bool = True
 
     def __post_init__(self):
-        if self.batch < 1 or self.max_open < 1 or self.pgd_every < 1:
+        if self.batch < 1 or (self.max_open is not None and self.max_open < 1) \
+                or self.pgd_every < 1:
             raise OptionError("bab batch, max_open and pgd_every must be >= 1")
         for name in ("cut_share", "refine_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
