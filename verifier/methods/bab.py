@@ -10,16 +10,20 @@ the split constraints written in input space (:func:`~verifier.bounds.dual_ascen
 At a leaf (every ReLU fixed) the split LP is exact and solved by HiGHS (certified from its
 duals), which keeps the search complete.
 
-* Start: the tightest bounds of the case at the root (``ctx.tightened()``).
+* Start: the tightest bounds of the case at the root (``ctx.tightened()``); the open
+  disjuncts of a case are searched at once, sharing the time (:func:`bab_margins`).
 * Branch: the unstable ReLU whose triangle loses most in the bound (the intercept of its
   upper line times the magnitude of its coefficient in the bound; BaBSR's score).
-* Prune: a bound > 0 proves the sub-domain; an empty one (some ``l > u``) is proved too.
+* Prune: a bound > 0 proves the sub-domain; an empty one (some ``l > u``, or a split row
+  ``0 <= h < 0``) is proved too. A sub-domain keeps its parent's bound when its own is
+  lower.
 * Falsify: the minimising point of each bound is evaluated; a margin <= 0 is replayed.
 
 Soundness: every bound comes from one of the functions above (each lowered by its
-rounding margin; any slopes and multipliers are valid) or from a certified LP minimum
-plus the same margins; the engine returns the minimum over the pruned sub-domains, which
-bounds the margin on their union, the whole box.
+rounding margin, derived a posteriori from the rows the back-substitution carried:
+:class:`~verifier.bounds.rounding.RoundingScales`; any slopes and multipliers are valid)
+or from a certified LP minimum plus the same margins; the engine returns the minimum over
+the pruned sub-domains, which bounds the margin on their union, the whole box.
 """
 
 from __future__ import annotations
