@@ -16,7 +16,10 @@ Usage::
         [--radius 0.02,0.05] [--timeout 30] [--out DIR] [--shared PATH]
 
 Writes the pruned ONNX files and the queries to ``--out`` (default a temporary folder) and
-prints one Markdown row per (net, pruned share, region).
+prints one Markdown row per (net, pruned share, region). With ``--decide``, a second table:
+for every pair whose exact largest difference ``E`` was found, the decision questions
+``|f - g| >= 1.25 E`` (unsat) and ``>= 0.75 E`` (sat) answered by ``split`` (input splitting
+on the joint graph) and ``milp``, with their times.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--radius", default="0.02,0.05")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per solve")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--decide", action="store_true", help="also the split vs MILP table")
     p.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared" / "benchmarks")
     args = p.parse_args(argv)
 
@@ -85,6 +89,7 @@ def main(argv=None) -> int:
     from verifier.spec.vnnlib2_writer import write_query
     from verifier.verify.query import prepare_query
 
+    decided = []  # (name, f file, g file, box, exact difference)
     out = args.out or Path(tempfile.mkdtemp(prefix="pruned_pairs_"))
     out.mkdir(parents=True, exist_ok=True)
     print("| net | pruned | region | max abs(f - g) exact | deeppoly | triangle | krelu "
@@ -118,8 +123,32 @@ def main(argv=None) -> int:
                                                      for m in METHODS[:-1])
                           + " | " + " / ".join(f"{t:.1f}" for t in times)
                           + f" ({time.monotonic() - start:.0f} s) |", flush=True)
+                    if math.isclose(low, exact, rel_tol=1e-6) and exact > 0:
+                        decided.append((name, src, pruned, (c - radius, c + radius), exact))
+    if args.decide:
+        decision_table(decided, args.timeout)
     print(f"\nqueries and pruned nets in {out}", file=sys.stderr)
     return 0
+
+
+def decision_table(decided: list, timeout: float) -> None:
+    """Print ``split`` vs ``milp`` on ``|f - g| >= 1.25 E`` and ``>= 0.75 E`` for each pair."""
+    from verifier.spec.query_builders import output_difference_query
+    from verifier.verify.query import verify_query
+
+    print("\n| pair | delta | expected | split | milp |")
+    print("|---|---:|---|---|---|")
+    for name, src, pruned, (lo, hi), exact in decided:
+        for factor, expected in ((1.25, "unsat"), (0.75, "sat")):
+            query = output_difference_query((1, 1, 1, 5), (1, 5), lo, hi, delta=factor * exact)
+            cells = []
+            for method in ("split", "milp"):
+                start = time.monotonic()
+                result = verify_query(query, {"f": str(src), "g": str(pruned)},
+                                      method=method, timeout=timeout)
+                cells.append(f"{result.verdict} {time.monotonic() - start:.1f} s")
+            print(f"| {name} | {factor * exact:.4g} | {expected} | " + " | ".join(cells)
+                  + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ Outputs (in ``--out``):
                               1.0 (holds: auto proves it, DeepPoly alone cannot).
     digits_img3_eps0.1.vnnlib  the same for image 3 (a counterexample exists).
     digits_img0_eps0.1_v2.vnnlib  the first as a VNN-LIB 2.0 query (network "digits").
+    digits_64_32_32_10_pruned10.onnx  the net with its 10 % smallest weights set to zero.
+    digits_pair.vnnlib        VNN-LIB 2.0 query over the net (f) and its pruned copy (g) on
+                              the L-inf ball of radius 0.02 around image 0: do some outputs
+                              differ by 0.5 or more? (no: unsat)
 
 The script is deterministic: scikit-learn's ``MLPClassifier`` (Adam, ``random_state=0``)
 on a stratified 80/20 split with ``random_state=0``. Requires scikit-learn (the ``dev`` extra).
@@ -41,6 +45,9 @@ ONNX_NAME = "digits_64_32_32_10.onnx"
 IMAGES_NAME = "digits_test_images.npz"
 #: (image index, eps) of the example properties
 EXAMPLES = ((0, 0.1), (3, 0.1))
+#: the share of the smallest weights the pruned copy sets to zero, and the pair query
+PRUNED_SHARE, PAIR_EPS, PAIR_DELTA = 0.1, 0.02, 0.5
+PRUNED_NAME = "digits_64_32_32_10_pruned10.onnx"
 
 
 def load_data():
@@ -130,9 +137,19 @@ def pick_images(layers, X_test, y_test):
     return np.asarray(images, dtype=np.float32), np.asarray(labels, dtype=np.int64)
 
 
+def pruned_layers(layers, share: float):
+    """The layers with the ``share`` smallest-magnitude weights (over all layers) zeroed."""
+    threshold = np.quantile(np.concatenate([np.abs(W).ravel() for W, _ in layers]), share)
+    return [(np.where(np.abs(W) <= threshold, 0, W).astype(W.dtype), b) for W, b in layers]
+
+
 def write_properties(out: pathlib.Path) -> list[pathlib.Path]:
     """The example properties of the bundled net and images (see the module docstring)."""
-    from verifier.data import demo_images
+    import onnx
+    from onnx import numpy_helper
+
+    from verifier.data import demo_images, demo_network_path
+    from verifier.spec.query_builders import output_difference_query
     from verifier.spec import linf_robustness
     from verifier.spec.vnnlib import write_vnnlib
     from verifier.spec.vnnlib2_writer import query_from_property, write_query
@@ -151,6 +168,21 @@ def write_properties(out: pathlib.Path) -> list[pathlib.Path]:
             path.write_text(write_query(query, comment=f"L-inf robustness of image {index} "
                                         f"at eps {eps:g}, written by {pathlib.Path(__file__).name}"))
             written.append(path)
+    model = onnx.load(str(demo_network_path()))
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    layers = [(weights[f"W{k}"], weights[f"b{k}"]) for k in range(len(weights) // 2)]
+    path = out / PRUNED_NAME
+    onnx.save(to_onnx(pruned_layers(layers, PRUNED_SHARE), name="digits_pruned10"), str(path))
+    written.append(path)
+    x0 = images[0].astype(np.float64)
+    pair = output_difference_query((1, 64), (1, 10), np.clip(x0 - PAIR_EPS, 0, 1),
+                                   np.clip(x0 + PAIR_EPS, 0, 1), delta=PAIR_DELTA)
+    path = out / "digits_pair.vnnlib"
+    path.write_text(write_query(pair, comment=(
+        f"the digits net (f) and its copy with {PRUNED_SHARE:.0%} of the weights pruned (g) "
+        f"on the L-inf ball of radius {PAIR_EPS} around image 0: can an output differ by "
+        f"{PAIR_DELTA} or more? written by {pathlib.Path(__file__).name}")))
+    written.append(path)
     return written
 
 

@@ -16,7 +16,7 @@ def shared_benchmarks() -> Path:
     """Path of ``../shared/benchmarks`` next to the repository; skips the test when absent."""
     path = REPO_ROOT.parent / "shared" / "benchmarks"
     if not path.is_dir():
-        pytest.skip(f"shared benchmarks not found at {path}")
+        pytest.skip(f"{BENCHMARK_SKIP} at {path}")
     return path
 
 
@@ -29,6 +29,21 @@ def benchmarks_dir() -> Path:
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="also run tests marked slow")
+
+
+#: the skip reason of tests that need ../shared/benchmarks (see shared_benchmarks)
+BENCHMARK_SKIP = "shared benchmarks not found"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line saying how many tests were skipped because ``../shared/benchmarks`` is
+    absent (they check the tool on the public benchmarks)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    count = sum(1 for report in skipped if BENCHMARK_SKIP in str(report.longrepr))
+    if count:
+        terminalreporter.write_line(
+            f"{count} test(s) skipped: the public benchmarks are not at "
+            f"{REPO_ROOT.parent / 'shared' / 'benchmarks'} (see the README)")
 
 
 def pytest_collection_modifyitems(config, items):

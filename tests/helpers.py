@@ -33,3 +33,28 @@ def sample_box(rng: np.random.Generator, lower, upper, count: int) -> np.ndarray
         corners = np.array(np.meshgrid(*[[lo, hi] for lo, hi in zip(lower, upper)]))
         X = np.vstack([X, corners.reshape(lower.size, -1).T])
     return X
+
+
+def random_dag_network(rng: np.random.Generator, n_in: int, width: int, blocks: int,
+                       n_out: int, scale: float = 1.0) -> Network:
+    """A random ReLU net that is not a chain: a first layer, then ``blocks`` blocks that
+    are either residual (``relu(W2 relu(W1 h) + h)``) or two branches from one node
+    summed (``relu(W1 h) + relu(W2 h)``), then an affine output layer."""
+    from verifier.network import GraphBuilder
+
+    def layer(rows, cols):
+        return (rng.normal(size=(rows, cols)) * scale / np.sqrt(cols),
+                rng.normal(size=rows) * 0.3)
+
+    g = GraphBuilder(n_in)
+    h = g.relu(g.affine(*layer(width, n_in)))
+    for k in range(blocks):
+        if k % 2 == 0:
+            inner = g.relu(g.affine(*layer(width, width), source=h))
+            h = g.relu(g.add(g.affine(*layer(width, width), source=inner), h))
+        else:
+            left = g.relu(g.affine(*layer(width, width), source=h))
+            right = g.relu(g.affine(*layer(width, width), source=h))
+            h = g.add(left, right)
+    g.affine(*layer(n_out, width), source=h)
+    return g.build()

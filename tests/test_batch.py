@@ -212,10 +212,8 @@ def test_resume_drops_a_torn_last_row_and_existing_output_needs_a_flag(tmp_path)
 def test_hard_limit_kills_the_instance_process(tmp_path):
     csv_path = make_instances(tmp_path / "bench", count=1)
     inst = read_instances(csv_path)[0]
-    start = time.monotonic()
     out = run_isolated(Task(inst.onnx_path, inst.vnnlib_path, "auto", 10.0, kill_after=0.2))
-    assert out["verdict"] == "timeout" and "killed" in out["message"]
-    assert time.monotonic() - start < 5
+    assert out["verdict"] == "timeout" and "killed after 0.2s" in out["message"]
 
 
 # ------------------------------------------------------------------ (c) bad rows

@@ -8,7 +8,6 @@ VNN-COMP tolerance 1e-4). ``unknown``/``timeout`` are allowed here (they are cou
 
 import csv
 
-import numpy as np
 import pytest
 
 from conftest import shared_benchmarks

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("verifier", "solvers")
 # each layer may import only layers listed before it (and itself)
-LAYERS = ["solvers", "verifier.errors", "verifier.files", "verifier.threads",
+LAYERS = ["solvers", "verifier.errors", "verifier.files", "verifier.threads", "verifier.catalog",
           "verifier.network", "verifier.spec", "verifier.witness", "verifier.bounds", "verifier.relaxations",
           "verifier.encode", "verifier.lp", "verifier.tighten", "verifier.methods",
           "verifier.verify", "verifier.report", "verifier.plot", "verifier.data",

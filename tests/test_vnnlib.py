@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +22,14 @@ from verifier.spec.property import Case, OutputPolytope, Property
 from verifier.spec.results import format_counterexample, read_result_file, write_result_file
 from verifier.spec.vnnlib import parse_vnnlib, parse_vnnlib_file, write_vnnlib
 
-BENCHMARKS = Path("/work/shared/benchmarks")
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 COLLINS_WITNESS_LIMIT = 20
 
 
 def _benchmarks_or_skip() -> Path:
     if not BENCHMARKS.is_dir():
-        pytest.skip(f"benchmark folder {BENCHMARKS} is absent")
+        from conftest import BENCHMARK_SKIP
+        pytest.skip(f"{BENCHMARK_SKIP} at {BENCHMARKS}")
     return BENCHMARKS
 
 
@@ -77,16 +77,24 @@ def test_known_benchmark_facts():
         assert len(prop.cases) == 1 and len(prop.cases[0].disjuncts) == 9
 
 
-def test_mnistfc_parse_is_fast():
+def test_largest_mnistfc_file_parses_to_its_box_and_nine_disjuncts():
+    """The largest mnistfc file (784 input bounds, 9 output disjuncts) parses to exactly
+    the box its asserts state (read here by a regular expression) and one case of nine
+    disjuncts. How fast it parses is measured in ``bench/parse_speed.py`` (timings do not
+    belong in tests)."""
+    import re
     root = _benchmarks_or_skip()
     f = max((root / "mnistfc/vnnlib").rglob("*.vnnlib"), key=lambda p: p.stat().st_size)
     text = f.read_text()
-    best = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        parse_vnnlib(text)
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.1, f"parsing {f.name} ({len(text)} chars) took {best:.3f} s"
+    lower, upper = np.full(784, -np.inf), np.full(784, np.inf)
+    for op, i, value in re.findall(r"\(assert \((<=|>=) X_(\d+) ([^)\s]+)\)\)", text):
+        bound = upper if op == "<=" else lower
+        index = int(i)
+        bound[index] = (min if op == "<=" else max)(bound[index], float(value))
+    prop = parse_vnnlib(text, n_inputs=784, n_outputs=10)
+    assert len(prop.cases) == 1 and len(prop.cases[0].disjuncts) == 9
+    np.testing.assert_array_equal(prop.cases[0].lower, lower)
+    np.testing.assert_array_equal(prop.cases[0].upper, upper)
 
 
 def test_witnesses_are_counterexamples():

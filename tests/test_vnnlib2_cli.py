@@ -187,7 +187,7 @@ def test_real_and_float32_answers_differ(tmp_path, capsys):
 
 def test_supports_answers_every_capability(capsys):
     from verifier.network.onnx_import import TRANSLATORS
-    from verifier.spec.logic import SUPPORTED_THEORIES
+    from verifier.catalog import SUPPORTED_THEORIES
 
     expected = {
         "onnx-element-types": ["real"],
@@ -252,3 +252,38 @@ def test_standard_form_in_a_fresh_process(net, tmp_path):
                            "--network", f"f={path}", "--timeout", "20"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout == "unsat\n"
+
+
+def test_catalog_names_the_importers_ops():
+    from verifier.catalog import SUPPORTED_OP_NAMES
+    from verifier.network.onnx_import import TRANSLATORS
+
+    assert SUPPORTED_OP_NAMES == tuple(sorted(TRANSLATORS))
+
+
+def test_timeout_is_kept_in_the_standard_form(tmp_path):
+    """A two-network query whose MILP runs longer than the limit: the first line is
+    ``timed-out`` (or a verdict found in time), within 10 % + 1 s of the limit, process
+    start-up included."""
+    import time as clock
+
+    from conftest import shared_benchmarks
+    from verifier.spec.query_builders import output_difference_query
+    from verifier.spec.vnnlib2_writer import write_query
+
+    acas = shared_benchmarks() / "acasxu" / "onnx" / "ACASXU_run2a_1_1_batch_2000.onnx"
+    other = shared_benchmarks() / "acasxu" / "onnx" / "ACASXU_run2a_1_2_batch_2000.onnx"
+    centre = np.array([0.0, 0.0, 0.0, 0.3, 0.0])
+    query = tmp_path / "pair.vnnlib"
+    query.write_text(write_query(output_difference_query(
+        (1, 1, 1, 5), (1, 5), centre - 0.3, centre + 0.3, delta=0.5, isomorphic=False)))
+    limit = 3.0
+    start = clock.monotonic()
+    done = subprocess.run([sys.executable, "-m", "verifier.cli", "verify", str(query),
+                           "--network", f"f={acas}", "--network", f"g={other}",
+                           "--method", "milp", "--timeout", str(limit)],
+                          capture_output=True, text=True, timeout=60)
+    wall = clock.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] in ("timed-out", "sat", "unsat", "unknown")
+    assert wall <= 1.1 * limit + 1.0, wall

@@ -231,7 +231,7 @@ def test_joint_bounds_contain_the_constrained_samples(tmp_path, seed):
             + f"(assert (<= (+ (* {a[0]:.3f} X[0,0]) (* {a[1]:.3f} X[0,1])) 0.2))\n"
             + "(assert (or (<= (- Y[0,0] V[0,0]) 0.0) (<= (+ Y[0,1] V[0,1]) -0.5)))\n")
     lowered = prepare_query(parse_query(text, "q.vnnlib"), paths)
-    table = gap_table(lowered.network, lowered.prop, ("interval", "deeppoly", "triangle",
+    table = gap_table(lowered.network, lowered.prop, ("interval", "deeppoly", "alpha", "triangle",
                                                       "milp"), timeout=30)
     X = grid2(n=121)
     X = X[X @ a <= 0.2]

@@ -3,7 +3,8 @@
 # Usage: run_instance.sh v1 CATEGORY ONNX VNNLIB RESULTFILE TIMEOUT
 # Writes RESULTFILE in the competition format: 'sat' followed by the counterexample
 # ((X_0 v) ... (Y_0 v)), or 'unsat' / 'unknown' / 'timeout' / 'error'. The instance runs in
-# its own process, killed 5 s after TIMEOUT, so the result file is always written.
+# its own process, which answers `timeout` by itself at TIMEOUT + 0.5 s (its watchdog) and
+# is killed at TIMEOUT + 1 s at the latest, so the result file is always written.
 # Exit code 0 once the result file is written; nonzero on bad arguments or if it cannot be.
 # Set VERIFIER_METHOD (interval|deeppoly|triangle|krelu|milp|auto; default auto) to choose.
 set -uo pipefail

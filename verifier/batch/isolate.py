@@ -69,8 +69,11 @@ def one_line(text: str) -> str:
 
 
 def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
-            timeout: float = DEFAULT_TIMEOUT) -> dict:
+            timeout: float = DEFAULT_TIMEOUT, partial=None) -> dict:
     """Load and verify one instance in this process; never raises on bad input.
+
+    ``timeout`` counts from the call (loading included); ``partial`` is passed to
+    :func:`~verifier.verify.verify` (it receives the result being filled in).
 
     Returns:
         ``{"verdict", "time_s", "certified_margin", "message", "x", "y"}``; ``x``/``y`` are
@@ -92,7 +95,8 @@ def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
         query = instance_query(onnx_path, vnnlib_path)
         remaining = max(timeout - (time.perf_counter() - start), 0.01)
         if query is not None:
-            result = verify_query(query[0], query[1], method=method, timeout=remaining)
+            result = verify_query(query[0], query[1], method=method, timeout=remaining,
+                                  partial=partial)
             out["assignment"] = query_result_lines(query[0], result.verdict,
                                                    result.assignment)[1:] or None
         else:
@@ -100,7 +104,8 @@ def run_one(onnx_path: str, vnnlib_path: str, method: str = "auto",
             prop = load_vnnlib(vnnlib_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
             remaining = max(timeout - (time.perf_counter() - start), 0.01)
             result = verify(net, prop, method=method, timeout=remaining,
-                            onnx_path=onnx_path if onnx_path.endswith(".onnx") else None)
+                            onnx_path=onnx_path if onnx_path.endswith(".onnx") else None,
+                            partial=partial)
         out["verdict"] = result.verdict
         out["message"] = one_line(result.message)
         margin = result.certified_margin()

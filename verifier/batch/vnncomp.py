@@ -14,7 +14,10 @@ from verifier.spec.results import write_query_result_file, write_result_file
 from verifier.verify.query import prepare_query
 
 #: seconds between the competition's timeout and the hard kill of the instance process
-KILL_GRACE = 5.0
+#: (whose own watchdog answers ``timeout`` at its limit + 0.5 s)
+KILL_GRACE = 1.0
+#: the shortest time limit an instance process is given
+MIN_TIMEOUT = 0.1
 
 
 def check_files(onnx_path: str, vnnlib_path: str) -> str:
@@ -42,7 +45,7 @@ def run_vnncomp_instance(category: str, onnx_path: str, vnnlib_path: str, result
     Returns:
         0 once the result file is written; 3 if it cannot be.
     """
-    budget = max(timeout, 1.0)
+    budget = max(timeout, MIN_TIMEOUT)
     if not is_network_list(onnx_path):
         onnx_path = os.path.abspath(onnx_path)
     task = Task(onnx_path=onnx_path, vnnlib_path=os.path.abspath(vnnlib_path),

@@ -135,7 +135,8 @@ def _relax(M, negative, const, line, weights, r: int, error, in_place: bool):
 
 
 def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper,
-                  weights: BacksubWeights | None = None, single: bool = False):
+                  weights: BacksubWeights | None = None, single: bool = False,
+                  deadline: float | None = None):
     """Lower bounds of ``M z_j`` (M: (B, k, n_j)) for each box, before rounding margin,
     taking at every ReLU layer ``r < j`` the better of going on and stopping there.
 
@@ -143,7 +144,8 @@ def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper,
     (valid on each domain): ``const + min over that box of M y_r``. It pays off when the
     intermediate bounds are tighter than what relaxing the layers below them gives
     (tightening, splits). Returns ``(bounds (B, k), error)``: ``error`` the
-    :attr:`Backsub.error` of ``weights`` (None without).
+    :attr:`Backsub.error` of ``weights`` (None without). Past ``deadline``
+    :class:`TimeLimitReached` is raised between layers.
 
     ``single``: the step to the input by :func:`input_minimum_single` (float32), whose error
     bound is added. (All of it in float32, with the error bound of float32, bounded 1.5x
@@ -151,7 +153,7 @@ def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper,
     """
     W0, b0, _ = chain[0]
     out = backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper), to_input=False,
-                         weights=weights)
+                         weights=weights, deadline=deadline)
     if single:
         value, extra = input_minimum_single(out.coef, W0, b0, lower, upper)
         error = extra if out.error is None else out.error + extra

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from verifier.bounds.dag_backsub import backsub_bounds, extend_scales, node_scales
 from verifier.bounds.interval import INTERVAL_RULES, affine_interval, interval_bounds
 from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
 from verifier.bounds.relu_lines import relu_lines
@@ -38,10 +39,17 @@ class DeepPolyOptions:
     Attributes:
         lower_slope: lower line of unstable ReLUs ("min_area", "zero", "one", "parallel").
         chunk: rows of ``M`` processed at once (memory: chunk x widest layer floats).
+        every_neuron: back-substitute every pre-activation neuron. By default only those
+            the interval image of the (already back-substituted) operand bounds leaves
+            unstable are: a stable neuron's ReLU is exact whatever its bounds, so every
+            relaxation built on the bounds is the same, at a fraction of the cost on wide
+            layers; the stable neurons keep that interval image (reports of per-layer
+            widths ask for every neuron).
     """
 
     lower_slope: str = "min_area"
     chunk: int = 2048
+    every_neuron: bool = False
 
 
 def _matmul(M: np.ndarray, W) -> np.ndarray:
@@ -77,7 +85,7 @@ BACKWARD_RULES = {Affine: _affine_back, Relu: _relu_back, Add: _add_back}
 
 def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
                          node_bounds: dict[str, Bounds], lines: dict[str, tuple],
-                         ) -> np.ndarray:
+                         deadline: float | None = None) -> np.ndarray:
     """Sound lower bounds on ``M @ value(target)`` over the input box.
 
     Args:
@@ -86,6 +94,8 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
         M: (k, size(target)) coefficient rows.
         node_bounds: bounds with at least the input node's box.
         lines: relu node name -> ``relu_lines(...)`` tuple for every ReLU upstream of target.
+        deadline: ``time.monotonic()``; :class:`TimeLimitReached` is raised between steps
+            once it passed (a step through a wide convolution takes a second).
 
     Returns:
         (k,) lower bounds (rounded outward).
@@ -98,6 +108,7 @@ def backsubstitute_lower(net: Network, target: str, M: np.ndarray,
         if name not in pending:
             continue
         Mn, An = pending.pop(name)
+        _check_deadline(deadline)
         if name == net.input_name:
             box = node_bounds[name]
             result = const + np.maximum(Mn, 0) @ box.lower + np.minimum(Mn, 0) @ box.upper
@@ -123,18 +134,29 @@ def _check_deadline(deadline: float | None) -> None:
 
 def linear_form_bounds(net: Network, target: str, M: np.ndarray,
                        node_bounds: dict[str, Bounds], lines: dict[str, tuple],
-                       chunk: int = 2048, deadline: float | None = None) -> Bounds:
-    """Lower and upper bounds of every row of ``M @ value(target)``, chunked over rows.
+                       chunk: int = 2048, deadline: float | None = None,
+                       scales: dict[str, np.ndarray] | None = None,
+                       drop_stable: bool = False, dense: dict | None = None) -> Bounds:
+    """Lower and upper bounds of every row of ``M @ value(target)``, chunked over rows
+    (:func:`~verifier.bounds.dag_backsub.backsub_bounds`: both bounds in one walk, the
+    best of its early stops, rounded outward by the magnitude vectors ``scales``,
+    computed here when not given).
 
     Raises:
-        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed between chunks.
+        TimeLimitReached: ``deadline`` (``time.monotonic()``) passed (checked between
+            chunks and between the steps of a chunk).
     """
+    if scales is None:
+        scales = node_scales(net, node_bounds, lines, target)
     lows, highs = [], []
     for start in range(0, M.shape[0], chunk):
         _check_deadline(deadline)
-        block = M[start:start + chunk]
-        lows.append(backsubstitute_lower(net, target, block, node_bounds, lines))
-        highs.append(-backsubstitute_lower(net, target, -block, node_bounds, lines))
+        found = backsub_bounds(net, target, M[start:start + chunk], node_bounds, lines,
+                               scales, drop_stable, deadline, {} if dense is None else dense)
+        lows.append(found.lower)
+        highs.append(found.upper)
+    if not lows:
+        return Bounds(np.zeros(0), np.zeros(0), "deeppoly")
     return Bounds(np.concatenate(lows), np.concatenate(highs), "deeppoly")
 
 
@@ -162,26 +184,50 @@ def deeppoly_bounds(net: Network, lower: np.ndarray, upper: np.ndarray,
     base = start if start is not None else interval_bounds(net, lower, upper)
     out: dict[str, Bounds] = {}
     lines: dict[str, tuple] = {}
-    needs = set(relu_pre_nodes(net).values()) | {net.output_name}
+    scales: dict[str, np.ndarray] = {}
+    dense: dict[str, np.ndarray] = {}
+    pre_nodes = set(relu_pre_nodes(net).values())
+    needs = pre_nodes | {net.output_name}
     for name in net.order:
         op = net.op(name)
         args = [out[i] for i in net.inputs_of(name)]
         if name == net.input_name:
             out[name] = Bounds(lower, upper, "input")
-            continue
-        if isinstance(op, Relu):
+        elif isinstance(op, Relu):
             pre = args[0]
             lines[name] = relu_lines(pre.lower, pre.upper, options.lower_slope)
             out[name] = Bounds(np.maximum(pre.lower, 0), np.maximum(pre.upper, 0), pre.provenance)
-            continue
-        # other ops: interval from the (tightened) operands first, then back-substitution
-        box = INTERVAL_RULES[type(op)](op, args).intersect(base[name], "interval")
-        if name in needs:
-            eye = np.eye(net.size(name))
-            back = linear_form_bounds(net, name, eye, out, lines, options.chunk, deadline)
-            box = box.intersect(back, "deeppoly")
-        out[name] = box
+        else:
+            # interval from the (back-substituted) operands first, then back-substitution
+            extend_scales(net, name, scales, out, lines)   # needs only the operands'
+            box = INTERVAL_RULES[type(op)](op, args).intersect(base[name], "interval")
+            if name in needs:
+                box = _back_substituted(net, name, box, out, lines, scales, options,
+                                        neurons=name in pre_nodes and name != net.output_name,
+                                        deadline=deadline, dense=dense)
+            out[name] = box
+        if name not in scales:
+            extend_scales(net, name, scales, out, lines)
     return out
+
+
+def _back_substituted(net: Network, name: str, box: Bounds, out, lines, scales,
+                      options: DeepPolyOptions, neurons: bool, deadline,
+                      dense: dict) -> Bounds:
+    """``box`` intersected with the back-substituted bounds of node ``name``: of its
+    neurons the interval leaves unstable (``neurons``, unless ``every_neuron``; each
+    leaves the walk once stable), or of every value."""
+    rows = np.arange(net.size(name))
+    if neurons and not options.every_neuron:
+        rows = box.unstable()
+    eye = np.zeros((rows.size, net.size(name)))
+    eye[np.arange(rows.size), rows] = 1.0
+    back = linear_form_bounds(net, name, eye, out, lines, options.chunk, deadline, scales,
+                              drop_stable=neurons and not options.every_neuron, dense=dense)
+    lo, hi = box.lower.copy(), box.upper.copy()
+    lo[rows] = np.maximum(lo[rows], back.lower)
+    hi[rows] = np.minimum(hi[rows], back.upper)
+    return Bounds(lo, hi, "deeppoly")
 
 
 def output_form_bounds(net: Network, C: np.ndarray, node_bounds: dict[str, Bounds],

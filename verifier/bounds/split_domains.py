@@ -65,7 +65,7 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
                         scales: RoundingScales, pre_lower: list[np.ndarray],
                         pre_upper: list[np.ndarray], first: int, C: np.ndarray,
                         states: list[np.ndarray] | None = None, early: bool = True,
-                        single: bool = False):
+                        single: bool = False, deadline: float | None = None):
     """Re-bound B sub-domains of one input box that differ by ReLU splits.
 
     A sub-domain is the box with some ReLUs fixed: "active" (pre-activation >= 0, its
@@ -96,6 +96,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         single: recompute the intermediate bounds with the step to the input in float32
             (``backsub_early`` with ``single``: its error bound subtracted); the output
             rows stay in float64.
+        deadline: ``time.monotonic()`` value; past it
+            :class:`~verifier.errors.TimeLimitReached` is raised between layers (a batch
+            of a wide, deep net takes seconds).
 
     Returns:
         (lower (B, m): sound lower bounds of ``C f(x)`` on each domain (over the whole
@@ -109,7 +112,7 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     lo_b = np.broadcast_to(box_lower, (B, box_lower.size))
     hi_b = np.broadcast_to(box_upper, (B, box_upper.size))
     lines, keep = _rebound_layers(chain, scales, pre_lower, pre_upper, first, lo_b, hi_b,
-                                  single)
+                                  single, deadline)
     last = len(chain) - 1
     if chain[last][2] or len(lines) != last:
         raise NetworkError("split bounds need a ReLU after every layer but the last")
@@ -119,7 +122,7 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     out = backsub_linear(
         restrict_chain(chain, last, keep), last, M, take_columns(lines, keep), record=cut_record,
         stops=(take_columns(pre_lower, keep), take_columns(pre_upper, keep)) if early else None,
-        weights=scales.weights(last, keep))
+        weights=scales.weights(last, keep), deadline=deadline)
     const, input_coef = out.const, out.coef
     on_relu = widen_records(cut_record, keep, [x.shape[1] for x in pre_lower])
     margin = out.error + TINY
@@ -132,7 +135,7 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
 
 
 def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b,
-                    single: bool = False):
+                    single: bool = False, deadline: float | None = None):
     """Recompute (in place) the bounds of the unstable neurons of every ReLU layer after
     ``first`` by back-substitution through the domains' own lines; returns (per ReLU layer
     the domains' lines, per ReLU layer the neurons live in some domain)."""
@@ -154,7 +157,7 @@ def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b,
                                              take_columns(pre_lower[:j], keep),
                                              take_columns(pre_upper[:j], keep), lo_b, hi_b,
                                              weights=scales.weights(j, keep, idx),
-                                             single=single)
+                                             single=single, deadline=deadline)
                 margin = error + TINY
                 l[:, idx] = np.maximum(l[:, idx], value[:, :idx.size] - margin[:, :idx.size])
                 u[:, idx] = np.minimum(u[:, idx], -value[:, idx.size:] + margin[:, idx.size:])

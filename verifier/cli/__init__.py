@@ -11,12 +11,12 @@ import argparse
 import os
 import sys
 
-from solvers import SolverFailure
 from verifier import __version__
 from verifier.cli import barrier, batch, convert, demo, gap, plot, supports, tools, verify
 from verifier.cli.arguments import Parser
+from verifier.cli.watchdog import RunClock
 from verifier.errors import VerifierError
-from verifier.threads import blas_threads
+from verifier.threads import blas_threads, single_threaded_environment
 
 EXAMPLES = """\
 examples:
@@ -71,12 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``verifier`` console script; returns the exit code."""
+    """Entry point of the ``verifier`` console script; returns the exit code.
+
+    Called without ``argv`` (the console script, ``python -m verifier.cli``) the command
+    owns its process: its time limit counts from the process start and a watchdog may end
+    the process at the limit (:mod:`verifier.cli.watchdog`). Called with ``argv`` from
+    Python, the time limit counts from the call and nothing ends the caller's process.
+    """
+    clock = RunClock.of_process() if argv is None else RunClock.of_call()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if clock.owns_process:     # BLAS reads these once, when numpy first loads it
+        os.environ.update(single_threaded_environment(os.environ))
     if argv and argv[0] in batch.INTERNAL_ENTRIES:
         with blas_threads(1):
-            return batch.INTERNAL_ENTRIES[argv[0]](argv[1:])
+            return batch.INTERNAL_ENTRIES[argv[0]](argv[1:], clock)
     args = build_parser().parse_args(argv)
+    args.clock = clock
     try:
         with blas_threads(1):
             return args.func(args)
@@ -85,11 +95,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except SolverFailure as exc:
-        if args.debug:
-            raise
-        print(f"error: solver failure: {exc}", file=sys.stderr)
-        return SOLVER_FAILURE_EXIT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
@@ -97,9 +102,19 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (`verifier inspect net.onnx | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as exc:  # an internal bug: still one line unless --debug
+    except Exception as exc:  # a solver failure, or an internal bug: one line unless --debug
         if args.debug:
             raise
-        print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-              file=sys.stderr)
-        return 1
+        return report_unexpected(exc)
+
+
+def report_unexpected(exc: Exception) -> int:
+    """One line on stderr for an exception that is not a :class:`VerifierError`; the exit
+    code (7 for a solver failure, 1 for an internal error)."""
+    from solvers import SolverFailure
+    if isinstance(exc, SolverFailure):
+        print(f"error: solver failure: {exc}", file=sys.stderr)
+        return SOLVER_FAILURE_EXIT
+    print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+          file=sys.stderr)
+    return 1

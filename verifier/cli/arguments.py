@@ -12,7 +12,7 @@ import re
 from typing import Callable
 
 from verifier.errors import OptionError, shorten
-from verifier.tighten import TIGHTEN_METHODS
+from verifier.catalog import TIGHTEN_METHODS
 
 TIGHTEN_HELP = (
     "tighten intermediate bounds by optimised back-substitution (alpha, default; as "
@@ -59,6 +59,26 @@ def _integer(text: str, low: int) -> int:
 def positive_int(text: str) -> int:
     """An integer >= 1 (argparse type)."""
     return _integer(text, 1)
+
+
+#: the most worker processes a command starts (each is a Python process with its own copy
+#: of the network and solver, a few hundred MB; more than the machine's cores only queue)
+MAX_WORKERS = 64
+
+
+def worker_count(text: str) -> int:
+    """A number of worker processes: an integer in 1 .. :data:`MAX_WORKERS` (argparse
+    type), refused before any work starts."""
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_WORKERS} worker processes")
+    return value
+
+
+def add_workers_argument(parser, help_text: str) -> None:
+    """``--workers N`` (1 .. :data:`MAX_WORKERS`, default 1)."""
+    parser.add_argument("--workers", type=worker_count, default=1,
+                        help=f"{help_text}; at most {MAX_WORKERS}")
 
 
 def non_negative_int(text: str) -> int:

@@ -6,15 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from verifier.cli.arguments import positive_int, positive_seconds, radius
+from verifier.cli.arguments import add_workers_argument, positive_seconds, radius
 from verifier.cli.plot import PICTURE_EXTENSIONS
 from verifier.errors import InputFileError, OptionError
 from verifier.files import check_output_file
-from verifier.plot.barrier import plot_barrier
-from verifier.report.barrier import BarrierOptions
-from verifier.report.barrier_run import RowSpec, load_images, read_rows, run_row
-from verifier.report.barrier_table import to_markdown, write_tables
-from verifier.report.gap_images import parse_index
 
 BARRIER_HELP = """\
 Adversarial error rates of MNIST-style classifiers under an L-inf ball, as in Table 1 of
@@ -50,7 +45,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default="barrier",
                    help="folder of the journals (barrier; created if missing, its parent "
                         "must exist)")
-    p.add_argument("--workers", type=positive_int, default=1, help="processes (1)")
+    add_workers_argument(p, "processes (1)")
     p.add_argument("--exact-seconds", type=positive_seconds, default=60.0,
                    help="branch-and-bound budget per image (60)")
     p.add_argument("--exact-method", choices=["bab", "milp"], default="bab",
@@ -69,7 +64,8 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _rows(args) -> list[RowSpec]:
+def _rows(args) -> list:
+    from verifier.report.barrier_run import RowSpec, read_rows
     if args.rows.lower().endswith(".csv"):
         rows = read_rows(args.rows)
     else:
@@ -100,6 +96,10 @@ def check_outputs(args) -> None:
 
 
 def run(args) -> int:
+    from verifier.report.barrier import BarrierOptions
+    from verifier.report.barrier_run import load_images, run_row
+    from verifier.report.barrier_table import to_markdown, write_tables
+    from verifier.report.gap_images import parse_index
     check_outputs(args)
     rows = _rows(args)
     images, labels = load_images(args.data)
@@ -114,6 +114,7 @@ def run(args) -> int:
     print(to_markdown(done))
     write_tables(done, args.csv, args.json, args.md)
     if args.plot:
+        from verifier.plot.barrier import plot_barrier
         plot_barrier(done, path=args.plot)
     violations = [v for row in done for v in row.ordering_violations()]
     for v in violations:

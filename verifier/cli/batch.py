@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
-from verifier.batch import (DEFAULT_TIMEOUT, RESULT_MARKER, check_files, format_summary,
-                            run_batch, run_one, run_vnncomp_instance)
-from verifier.batch.isolate import watch_parent
-from verifier.cli.arguments import Parser, positive_int, positive_seconds, scheduler_address
+from verifier.catalog import METHOD_NAMES
+from verifier.cli.arguments import (Parser, add_workers_argument, positive_int,
+                                    positive_seconds, scheduler_address)
+from verifier.cli.watchdog import RunClock, finish, watchdog
 from verifier.errors import VerifierError
 from verifier.files import check_output_file
-from verifier.methods import METHOD_NAMES
 
 BATCH_HELP = """\
 Verify every row of a VNN-COMP instances.csv (onnx,vnnlib,timeout[,verdict,best_time_s,...]),
@@ -51,7 +51,7 @@ def add_parser(subparsers) -> None:
                    help="bounding method (auto)")
     p.add_argument("--timeout", type=positive_seconds, default=None,
                    help="cap per instance, seconds (default: the CSV's timeout, else 60)")
-    p.add_argument("--workers", type=positive_int, default=1, help="instances run at once (1)")
+    add_workers_argument(p, "instances run at once (1)")
     p.add_argument("--resume", action="store_true", help="skip rows already in --out")
     p.add_argument("--overwrite", action="store_true", help="start --out afresh")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local", default=None,
@@ -69,6 +69,7 @@ def run(args) -> int:
     """Run ``verifier batch``: 0 when it ran (any verdicts), 8 if some verdict contradicts
     the ground truth, 2 if every row is ``error``, 130 on Ctrl-C (rows finished so far are
     kept)."""
+    from verifier.batch import format_summary, run_batch
     try:
         summary = run_batch(args.instances, args.out, method=args.method, timeout=args.timeout,
                             workers=args.workers, resume=args.resume, overwrite=args.overwrite,
@@ -87,25 +88,61 @@ def run(args) -> int:
     return 0
 
 
-def main_one(argv: list[str]) -> int:
-    """``--one ONNX VNNLIB --method M --timeout S``: one instance, one result line."""
+def main_one(argv: list[str], clock: RunClock | None = None) -> int:
+    """``--one ONNX VNNLIB --method M --timeout S``: one instance, one result line, within
+    S + 1 s of the process start (a watchdog writes a ``timeout`` line at S + 0.5 s)."""
+    clock = clock or RunClock.of_call()
     p = Parser(prog="python -m verifier.cli --one")
     p.add_argument("onnx")
     p.add_argument("vnnlib")
     p.add_argument("--method", default="auto", choices=list(METHOD_NAMES))
-    p.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT)
+    p.add_argument("--timeout", type=positive_seconds, default=None)
     args = p.parse_args(argv)
-    watch_parent()
-    out = run_one(args.onnx, args.vnnlib, args.method, args.timeout)
-    sys.stdout.write(RESULT_MARKER + json.dumps(out) + "\n")
-    sys.stdout.flush()
-    return 0
+    from verifier.batch import DEFAULT_TIMEOUT, RESULT_MARKER, run_one
+    from verifier.batch.isolate import watch_parent
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    seen = {}
+
+    def write_timeout() -> int:
+        sys.stdout.write(RESULT_MARKER + json.dumps(one_timeout(clock, timeout, seen)) + "\n")
+        return 0
+
+    with watchdog(clock, timeout, write_timeout) as dog:
+        watch_parent()
+        remaining = max(clock.deadline(timeout) - time.monotonic(), 0.01)
+        out = run_one(args.onnx, args.vnnlib, args.method, remaining,
+                      partial=lambda r: seen.setdefault("result", r))
+        if out["verdict"] == "timeout":     # the library saw only the time left to it
+            out["message"] = (f"time limit {timeout:g}s reached (start-up took "
+                              f"{timeout - remaining:.2f}s of it)")
+        dog.claim()
+        sys.stdout.write(RESULT_MARKER + json.dumps(out) + "\n")
+        sys.stdout.flush()
+    return finish(clock, 0)
 
 
-def main_vnncomp(argv: list[str]) -> int:
+def one_timeout(clock: RunClock, timeout: float, seen: dict) -> dict:
+    """The ``--one`` result of a run the watchdog cut short: ``timeout``, with the
+    certified margin reached so far when the run had started bounding."""
+    margin = None
+    partial = seen.get("result")
+    try:
+        margin = None if partial is None else partial.certified_margin()
+    except RuntimeError:         # changed by the run's thread while it was read
+        pass
+    finite = margin is not None and abs(margin) != float("inf")
+    return {"verdict": "timeout", "time_s": clock.elapsed(),
+            "certified_margin": margin if finite else None,
+            "message": f"time limit {timeout:g}s reached (cut short by the watchdog)",
+            "x": None, "y": None}
+
+
+def main_vnncomp(argv: list[str], clock: RunClock | None = None) -> int:
     """``--vnncomp CATEGORY ONNX VNNLIB RESULTFILE TIMEOUT [--method M]``: 0 once the
     result file is written, 2 on bad arguments (a TIMEOUT that is no number of seconds
-    > 0), 3 if it cannot be written (checked before the instance runs)."""
+    > 0), 3 if it cannot be written (checked before the instance runs). The instance
+    process gets what is left of TIMEOUT after this process's own start-up."""
+    clock = clock or RunClock.of_call()
     p = Parser(prog="run_instance.sh v1")
     p.add_argument("category")
     p.add_argument("onnx")
@@ -122,12 +159,14 @@ def main_vnncomp(argv: list[str]) -> int:
     except VerifierError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    from verifier.batch import run_vnncomp_instance
     return run_vnncomp_instance(args.category, args.onnx, args.vnnlib, args.result_file,
-                                args.timeout, args.method)
+                                args.timeout - clock.elapsed(), args.method)
 
 
-def main_check(argv: list[str]) -> int:
+def main_check(argv: list[str], clock: RunClock | None = None) -> int:
     """``--check ONNX VNNLIB``: 0 when both load, else the error's exit code."""
+    from verifier.batch import check_files
     if len(argv) != 2:
         print("usage: python -m verifier.cli --check ONNX VNNLIB", file=sys.stderr)
         return 2

@@ -12,14 +12,9 @@ from __future__ import annotations
 import math
 import sys
 
+from verifier.catalog import METHOD_SUMMARIES
 from verifier.cli.arguments import choice_list, positive_int, positive_seconds, radius_list
-from verifier.data import demo_images, demo_network_path
 from verifier.errors import OptionError
-from verifier.methods import METHODS
-from verifier.network import load_network
-from verifier.report import gap_table
-from verifier.spec import linf_robustness
-from verifier.verify import VerifyOptions
 
 DEFAULT_METHODS = "interval,deeppoly,triangle,krelu,milp"
 #: radii at which the bundled net's images sit between what the triangle proves and what
@@ -39,14 +34,19 @@ def add_parser(subparsers) -> None:
                    help=f"comma-separated radii ({DEFAULT_EPS})")
     d.add_argument("--images", type=positive_int, default=3,
                    help="number of bundled images (<= 10)")
-    d.add_argument("--methods", default=DEFAULT_METHODS, type=choice_list(METHODS),
-                   help=f"comma-separated methods, of {', '.join(METHODS)} ({DEFAULT_METHODS})")
+    d.add_argument("--methods", default=DEFAULT_METHODS, type=choice_list(METHOD_SUMMARIES),
+                   help=f"comma-separated methods, of {', '.join(METHOD_SUMMARIES)} ({DEFAULT_METHODS})")
     d.add_argument("--timeout", type=positive_seconds, default=30.0,
                    help="seconds per method and objective (30)")
     d.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from verifier.data import demo_images, demo_network_path
+    from verifier.network import load_network
+    from verifier.report import gap_table
+    from verifier.spec import linf_robustness
+    from verifier.verify import VerifyOptions
     images, labels = demo_images()
     if not 1 <= args.images <= len(labels):
         raise OptionError(f"--images {args.images}: the demo ships {len(labels)} images "

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
+from verifier.catalog import GAP_METHODS, METHOD_SUMMARIES
 from verifier.cli.arguments import (add_network_arguments, add_tighten_arguments,
                                     choice_list, positive_seconds, radius)
 from verifier.errors import OptionError, VerifierError
-from verifier.files import check_output_file, load_npy
-from verifier.methods import METHODS
-from verifier.network import load_network
-from verifier.verify.query import prepare_query
-from verifier.report import DEFAULT_METHODS, gap_over_images, gap_table, parse_index
-from verifier.spec import load_vnnlib
-from verifier.verify import TightenOptions, VerifyOptions
+from verifier.files import check_output_file
 
 
 def add_parser(subparsers) -> None:
@@ -27,8 +20,9 @@ def add_parser(subparsers) -> None:
                     "layer the unstable neurons and bound widths. With --images, the "
                     "aggregate over L-inf robustness of many images.")
     add_network_arguments(g, spec_optional=True)
-    g.add_argument("--methods", default=",".join(DEFAULT_METHODS), type=choice_list(METHODS),
-                   help="comma-separated methods, of " + ", ".join(METHODS)
+    g.add_argument("--methods", default=",".join(GAP_METHODS),
+                   type=choice_list(METHOD_SUMMARIES),
+                   help="comma-separated methods, of " + ", ".join(METHOD_SUMMARIES)
                         + " (default: %(default)s)")
     g.add_argument("--timeout", type=positive_seconds, default=60.0,
                    help="seconds per (objective, method) solve (60)")
@@ -50,6 +44,11 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Run ``verifier gap`` (returns the exit code; errors raise VerifierError). Options,
     output paths and the images are checked before the network is loaded."""
+    from verifier.network import load_network
+    from verifier.report import gap_over_images, gap_table, parse_index
+    from verifier.spec import load_vnnlib
+    from verifier.verify import TightenOptions, VerifyOptions
+    from verifier.verify.query import prepare_query
     check_outputs(args)
     options = VerifyOptions(lp_tighten=not args.no_tighten,
                             tighten=TightenOptions(method=args.tighten))
@@ -107,6 +106,7 @@ def check_outputs(args) -> None:
             check_output_file(path, option)
 
 
-def load_array(path: str) -> np.ndarray:
+def load_array(path: str):
     """A ``.npy`` array, or an :class:`InputFileError` saying why it cannot be read."""
+    from verifier.files import load_npy
     return load_npy(path, "array file (.npy)")

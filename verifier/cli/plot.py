@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-import numpy as np
-
+from verifier.catalog import METHOD_SUMMARIES
 from verifier.cli.arguments import (check_index, choice_list, finite_float, index_pair,
                                     interval, non_negative_int, positive_seconds, radius)
 from verifier.cli.gap import load_array
+from verifier.cli.watchdog import clock_of
 from verifier.errors import OptionError, VerifierError
 from verifier.files import check_output_file
-from verifier.methods import METHODS
-from verifier.network import load_network
-from verifier.plot import (plot_bound_widths, plot_gap_bars, plot_output_reach,
-                           plot_single_neuron, plot_two_neuron_hull)
-from verifier.report import gap_table
-from verifier.spec import linf_robustness, load_vnnlib
-from verifier.verify import VerifyOptions
 
 #: the methods ``plot reach`` draws an output set for
 REACH_METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp")
@@ -62,11 +56,15 @@ def add_parser(subparsers) -> None:
                    help="hull: ReLU layer index (0)")
     p.add_argument("--neurons", type=index_pair,
                    help="hull: two neuron indices I,J of the layer (default: the widest)")
-    p.add_argument("--methods", default=",".join(REACH_METHODS), type=choice_list(METHODS),
+    p.add_argument("--methods", default=",".join(REACH_METHODS),
+                   type=choice_list(METHOD_SUMMARIES),
                    help="reach/gap: comma-separated methods (reach: of "
                         + ", ".join(REACH_METHODS) + ")")
     p.add_argument("--timeout", type=positive_seconds, default=30.0,
-                   help="gap: seconds per solve (30)")
+                   help="gap: seconds per solve; widths: seconds for all the bounds, from "
+                        "the start (the LP tightening stops there, its neurons not reached "
+                        "keep DeepPoly's bounds) (30)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (widths)")
     p.add_argument("--no-tighten", action="store_true", help="skip LP tightening")
     p.set_defaults(func=run)
 
@@ -111,6 +109,9 @@ def check_network(args, net) -> None:
 
 
 def box_from_args(args, net):
+    import numpy as np
+
+    from verifier.spec import linf_robustness, load_vnnlib
     if args.spec:
         prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
         return prop.cases[0].lower, prop.cases[0].upper, prop
@@ -129,6 +130,8 @@ def box_from_args(args, net):
 
 def run(args) -> int:
     """Run ``verifier plot`` (returns the exit code; errors raise VerifierError)."""
+    from verifier.network import load_network
+    from verifier.plot import plot_single_neuron
     check_arguments(args)
     if args.kind == "neuron":
         plot_single_neuron(args.l, args.u, path=args.output)
@@ -138,21 +141,33 @@ def run(args) -> int:
     check_network(args, net)
     lower, upper, prop = box_from_args(args, net)
     try:
-        if args.kind == "hull":
-            plot_two_neuron_hull(net, lower, upper, layer=args.layer, neurons=args.neurons,
-                                 path=args.output)
-        elif args.kind == "reach":
-            plot_output_reach(net, lower, upper, methods=args.methods,
-                              lp_tighten=not args.no_tighten, path=args.output)
-        elif args.kind == "widths":
-            plot_bound_widths(net, lower, upper, lp_tighten=not args.no_tighten,
-                              path=args.output)
-        else:
-            table = gap_table(net, prop, args.methods, timeout=args.timeout,
-                              options=VerifyOptions(lp_tighten=not args.no_tighten))
-            print(table.to_text())
-            plot_gap_bars(table, path=args.output)
+        draw(args, net, lower, upper, prop)
     except ValueError as exc:
         raise VerifierError(str(exc)) from exc
     print(f"wrote {args.output}")
     return 0
+
+
+def draw(args, net, lower, upper, prop) -> None:
+    """The pictures of a network: hull, reach, widths or gap."""
+    from verifier.plot import (plot_bound_widths, plot_gap_bars, plot_output_reach,
+                               plot_two_neuron_hull)
+    from verifier.report import gap_table
+    from verifier.verify import VerifyOptions
+    if args.kind == "hull":
+        plot_two_neuron_hull(net, lower, upper, layer=args.layer, neurons=args.neurons,
+                             path=args.output)
+    elif args.kind == "reach":
+        plot_output_reach(net, lower, upper, methods=args.methods,
+                          lp_tighten=not args.no_tighten, path=args.output)
+    elif args.kind == "widths":
+        say = None if args.quiet else (
+            lambda m: print(f"  .. {m}", file=sys.stderr, flush=True))
+        plot_bound_widths(net, lower, upper, lp_tighten=not args.no_tighten,
+                          path=args.output, deadline=clock_of(args).deadline(args.timeout),
+                          progress=say)
+    else:
+        table = gap_table(net, prop, args.methods, timeout=args.timeout,
+                          options=VerifyOptions(lp_tighten=not args.no_tighten))
+        print(table.to_text())
+        plot_gap_bars(table, path=args.output)

@@ -15,10 +15,7 @@ TensorProto per variable (its declared element type; ``real`` as float64).
 from __future__ import annotations
 
 import os
-
-import numpy as np
-
-from verifier.spec.results import query_result_lines
+import sys
 
 def parse_network_option(values: list[str] | None) -> dict[str, str]:
     """``["f=net.onnx", ...]`` -> ``{"f": "net.onnx"}``.
@@ -40,12 +37,14 @@ def parse_network_option(values: list[str] | None) -> dict[str, str]:
 def result_lines(query, result) -> list[str]:
     """The stdout lines of the standard's ``verify``
     (:func:`~verifier.spec.results.query_result_lines`)."""
+    from verifier.spec.results import query_result_lines
     return query_result_lines(query, result.verdict, result.assignment)
 
 
 def serialise_assignment(query, result, folder: str) -> None:
     """Write ``folder/NAME.pb`` (ONNX TensorProto) for every declared variable; the
     folder is created if missing. Files are written under a temporary name and renamed."""
+    import numpy as np
     from onnx import numpy_helper
 
     os.makedirs(folder, exist_ok=True)
@@ -110,19 +109,9 @@ def query_invocation(args):
 
 
 def is_vnnlib2_prefix(path: str) -> bool:
-    """Whether a property file starts with ``(vnnlib-version`` (read from its first 64
-    KiB only; unreadable files are left to the 1.0 reader's messages)."""
-    import gzip
-
-    from verifier.spec.vnnlib2 import is_vnnlib2
-
-    try:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rb") as f:
-            head = f.read(1 << 16)
-    except (OSError, EOFError):
-        return False
-    return is_vnnlib2(head.decode("utf-8", errors="replace"))
+    """Whether a property file is VNN-LIB 2.x (:func:`verifier.spec.is_vnnlib2_file`)."""
+    from verifier.spec import is_vnnlib2_file
+    return is_vnnlib2_file(path)
 
 
 def check_assignment_folder(folder: str) -> None:
@@ -137,10 +126,22 @@ def check_assignment_folder(folder: str) -> None:
                              "not exist or is not writable")
 
 
-def run_query(args, invocation, options, start: float):
+def is_query_form(args) -> bool:
+    """Whether the command line is the 2.0 form: ``--network`` given, or a SPEC file that
+    starts with ``(vnnlib-version`` (read from its first 64 KiB)."""
+    return bool(args.networks) or (args.spec is not None and is_vnnlib2_prefix(args.spec))
+
+
+def write_timeout(args) -> int:
+    """The watchdog's answer in the 2.0 form: the result line ``timed-out``."""
+    print("timed-out", flush=True)
+    return 0
+
+
+def run_query(args, invocation, options, deadline: float, partial=None, claim=None):
     """Decide a 2.0 query: the result line (and assignment) on stdout, logs on stderr;
-    returns the :class:`~verifier.verify.Result`."""
-    import sys
+    returns the :class:`~verifier.verify.Result`. ``claim`` (the watchdog's) is called
+    before anything is printed."""
     import time
 
     from verifier.verify.query import verify_query
@@ -150,9 +151,12 @@ def run_query(args, invocation, options, start: float):
         lambda message: print(f"  .. {message}", file=sys.stderr, flush=True))
     for note in query.notes:
         say(f"note: {note}")
-    remaining = max(args.timeout - (time.monotonic() - start), 0.01)
+    remaining = max(deadline - time.monotonic(), 0.01)
     result = verify_query(query, files, method=args.method, timeout=remaining,
-                          options=options, assume_real=args.assume_real, progress=say)
+                          options=options, assume_real=args.assume_real, progress=say,
+                          partial=partial)
+    if claim is not None:
+        claim()
     lines = result_lines(query, result)
     if result.verdict == "sat" and args.serialise_assignments:
         serialise_assignment(query, result, args.serialise_assignments)

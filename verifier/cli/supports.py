@@ -1,9 +1,10 @@
 """``verifier supports --CAPABILITY``: the VNN-LIB 2.0 capability queries (chapter 5).
 
 Each answer is read from the code that implements it: the operators from the importer's
-op table (:mod:`verifier.network.onnx_ops`), the theories from what the query model and
-its lowering accept (:data:`verifier.spec.logic.SUPPORTED_THEORIES`), the element types
-from what the analysis is sound for (:data:`verifier.spec.binding.SOUND_ELEMENT_TYPES`).
+op table (:data:`verifier.catalog.SUPPORTED_OP_NAMES`, checked against it by a test), the theories from what the query model and
+its lowering accept and the element types from what the analysis is sound for
+(:data:`verifier.catalog.SUPPORTED_THEORIES` and ``SOUND_ELEMENT_TYPES``, which
+:mod:`verifier.spec.logic` and :mod:`verifier.spec.binding` use).
 This module imports nothing heavy: ``supports`` answers in a fraction of a second.
 """
 
@@ -31,18 +32,18 @@ VNNLIB_VERSIONS = ("1.0", "2.0")
 def answer(capability: str) -> list[str]:
     """The lines ``verifier supports --CAPABILITY`` prints."""
     if capability == "onnx-opset-versions":
-        from verifier.network.onnx_ops import OPSET_RANGE
+        from verifier.catalog import OPSET_RANGE
         return [str(v) for v in OPSET_RANGE]
     if capability == "onnx-element-types":
-        from verifier.spec.query import REAL
-        return [REAL]
+        from verifier.catalog import SOUND_ELEMENT_TYPES
+        return list(SOUND_ELEMENT_TYPES)
     if capability == "onnx-operators":
-        from verifier.network.onnx_ops import SUPPORTED_OP_NAMES
+        from verifier.catalog import SUPPORTED_OP_NAMES
         return list(SUPPORTED_OP_NAMES)
     if capability == "vnnlib-versions":
         return list(VNNLIB_VERSIONS)
     if capability.endswith("-theories"):
-        from verifier.spec.logic import SUPPORTED_THEORIES
+        from verifier.catalog import SUPPORTED_THEORIES
         return list(SUPPORTED_THEORIES[capability[: -len("-theories")]])
     if capability == "optimised-disjunctive-reasoning":
         return ["false"]     # the assertion is multiplied out into DNF, disjunct by disjunct

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from verifier.bounds import deeppoly_bounds, interval_bounds
-from verifier.cli.arguments import add_network_arguments, check_index, non_negative_int
-from verifier.network import load_network
-from verifier.network.inspect import format_inspection, inspect_onnx
-from verifier.spec import load_vnnlib
-from verifier.tighten import lp_tighten
-from verifier.verify.export import check_model_path, export_model
+import sys
+
+from verifier.cli.arguments import (add_network_arguments, check_index, non_negative_int,
+                                    positive_seconds)
+from verifier.cli.watchdog import clock_of
 
 
 def add_parsers(subparsers) -> None:
@@ -38,11 +36,20 @@ def add_parsers(subparsers) -> None:
                     "bounds on one case's box, by interval, DeepPoly and (--lp) LP-ALL.")
     add_network_arguments(b)
     b.add_argument("--case", type=non_negative_int, default=0, help="case index (0)")
-    b.add_argument("--lp", action="store_true", help="also LP-tighten (slower)")
+    b.add_argument("--lp", action="store_true",
+                   help="also LP-tighten (two LPs per unstable neuron; slower)")
+    b.add_argument("--timeout", type=positive_seconds, default=60.0,
+                   help="seconds from the start: DeepPoly is left out if it has not "
+                        "finished by then, and the LP tightening stops there (its neurons "
+                        "not reached keep DeepPoly's bounds) (60)")
+    b.add_argument("--quiet", action="store_true", help="no progress lines")
     b.set_defaults(func=run_bounds)
 
 
 def run_export(args) -> int:
+    from verifier.network import load_network
+    from verifier.spec import load_vnnlib
+    from verifier.verify.export import check_model_path, export_model
     check_model_path(args.output, "-o")
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
@@ -56,6 +63,8 @@ def run_export(args) -> int:
 
 
 def run_inspect(args) -> int:
+    from verifier.network import load_network
+    from verifier.network.inspect import format_inspection, inspect_onnx
     if args.network.endswith(".onnx"):
         info = inspect_onnx(args.network)
         print(format_inspection(info))
@@ -68,14 +77,16 @@ def run_inspect(args) -> int:
 
 
 def run_bounds(args) -> int:
+    from verifier.network import load_network
+    from verifier.report import bounds_by_method
+    from verifier.spec import load_vnnlib
     net = load_network(args.network)
     prop = load_vnnlib(args.spec, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
     check_index("--case", args.case, len(prop.cases), "cases in the property")
     case = prop.cases[args.case]
-    methods = {"interval": interval_bounds(net, case.lower, case.upper)}
-    methods["deeppoly"] = deeppoly_bounds(net, case.lower, case.upper)
-    if args.lp:
-        methods["lp"], _ = lp_tighten(net, methods["deeppoly"])
+    say = None if args.quiet else lambda m: print(f"  .. {m}", file=sys.stderr, flush=True)
+    methods = bounds_by_method(net, case.lower, case.upper, lp=args.lp,
+                               deadline=clock_of(args).deadline(args.timeout), progress=say)
     print(f"{'layer':<14}{'neurons':>8}" + "".join(f"{m + ' width':>16}{'unstable':>10}"
                                                   for m in methods))
     for relu in net.relu_names():

@@ -23,7 +23,7 @@ def auto_plan(net: Network, prop: Property) -> list[str]:
     2.0 queries) go to the LP and the MILP, which take those rows; the branch and bound
     engines bound the box only."""
     if any(c.constraints is not None or c.input_rows is not None for c in prop.cases):
-        return ["interval", "deeppoly", "triangle", "milp"]
+        return ["interval", "deeppoly", "alpha", "triangle", "milp"]
     if few_free_inputs(prop) or net.is_sequential():
         return ["interval", "deeppoly", "exact"]
-    return ["interval", "deeppoly", "triangle", "exact"]
+    return ["interval", "deeppoly", "alpha", "triangle", "exact"]

@@ -127,7 +127,8 @@ class ReluSplit:
         first = int(batch["first"].min()) if opts.rebound else self.relu_layers - 1
         value, on_relu, (const, coef), (G, h) = ctx.timed("bab_bounds", lambda: (
             split_domain_bounds(self.chain, case.lower, case.upper, self.scales, lo, hi, first,
-                                d.C, states=state, single=opts.single_rebound)))
+                                d.C, states=state, single=opts.single_rebound,
+                                deadline=ctx.deadline)))
         bound_rows = difference_lower(value, d.c0)
         row = np.argmax(bound_rows, axis=1)
         D = row.size

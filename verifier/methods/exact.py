@@ -1,5 +1,6 @@
-"""``exact``: the complete method that suits the case: input splitting for few free inputs,
-ReLU-split branch and bound for other chains of affine + ReLU layers, else the MILP."""
+"""``exact``: the complete method that suits the case: input splitting for few free inputs
+(on any graph), ReLU-split branch and bound for other chains of affine + ReLU layers, else
+the MILP."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from verifier.methods.bab import bab_margin, bab_margins
 from verifier.methods.context import CaseContext
 from verifier.methods.outcome import MethodOutcome
-from verifier.methods.split import split_margin
+from verifier.methods.split_dag import split_any_margin
 
 #: at most this many free inputs: the input box is split (ACAS Xu has 5)
 LOW_DIMENSION = 12
@@ -20,11 +21,10 @@ def free_inputs(lower: np.ndarray, upper: np.ndarray) -> int:
 
 
 def exact_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
-    """``split`` for at most ``LOW_DIMENSION`` free inputs on a sequential net, else
-    ``bab`` (which hands networks that are not a chain of affine + ReLU layers to the
-    MILP)."""
-    if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION and ctx.net.is_sequential():
-        return split_margin(ctx, A, b)
+    """``split`` for at most ``LOW_DIMENSION`` free inputs (any graph), else ``bab``
+    (which hands networks that are not a chain of affine + ReLU layers to the MILP)."""
+    if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION:
+        return split_any_margin(ctx, A, b)
     return bab_margin(ctx, A, b)
 
 
@@ -33,6 +33,6 @@ def exact_margins(ctx: CaseContext, polys: list[tuple[np.ndarray, np.ndarray]]
     """Several disjuncts of the case at once (:func:`~verifier.methods.bab.bab_margins`)
     when ``exact`` would branch on ReLUs; None otherwise (the caller takes them one by
     one with :func:`exact_margin`)."""
-    if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION and ctx.net.is_sequential():
+    if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION:
         return None
     return bab_margins(ctx, polys)

@@ -67,8 +67,10 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome
     rows = case_constraints(ctx.case, encoded.columns[net.input_name], relax=MILP_MARGIN)
     model = with_disjunct(encoded, encoded.columns[net.output_name], A, b, (t_lo, t_hi),
                           label="disjunct", **rows)
+    ctx.check_time()        # building a deep net's model takes seconds when threads share it
     in_cols = encoded.columns[net.input_name]
     x0, _ = falsify_disjunct(net, ctx.case, A, b, ctx.options.falsify, deadline=ctx.deadline)
+    ctx.check_time()
     single = single_disjunct(ctx, A, b)
     found = {}
 
@@ -85,6 +87,7 @@ def milp_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome
 
     backend = HighsBackend(HighsOptions(threads=1, mip_rel_gap=ctx.options.milp.mip_rel_gap))
     backend.load(model)
+    ctx.check_time()
     if ctx.options.krelu.milp_cuts:
         proved = _add_krelu_cuts(ctx, A, b, backend, model.n_cols)
         if proved is not None:

@@ -13,6 +13,7 @@ from verifier.relaxations import big_m
 from verifier.relaxations.krelu import KReluBlocks
 from verifier.relaxations.krelu_options import KReluOptions
 from verifier.report.gap import layer_widths
+from verifier.report.widths import bounds_by_method
 from verifier.tighten import lp_tighten as tighten_by_lp, triangle_blocks
 from verifier.plot.figure import (COLORS, directions_2d, figure_axes, pyplot, sample_inputs,
                                   save_figure, support_polygon)
@@ -99,13 +100,15 @@ def plot_output_reach(net: Network, lower, upper,
     return save_figure(fig, path)
 
 
-def plot_bound_widths(net: Network, lower, upper, lp_tighten: bool = True, path=None):
-    """Per ReLU layer: mean pre-activation width (log scale) and unstable neurons by method."""
+def plot_bound_widths(net: Network, lower, upper, lp_tighten: bool = True, path=None,
+                      deadline: float | None = None, progress=None):
+    """Per ReLU layer: mean pre-activation width (log scale) and unstable neurons by method
+    (those that finish by ``deadline``, a ``time.monotonic()`` value; see
+    :func:`~verifier.report.widths.bounds_by_method`); ``progress`` receives one line per
+    step."""
     lower, upper = np.asarray(lower, float).ravel(), np.asarray(upper, float).ravel()
-    by = {"interval": interval_bounds(net, lower, upper)}
-    by["deeppoly"] = deeppoly_bounds(net, lower, upper, start=by["interval"])
-    if lp_tighten:
-        by["lp"] = tighten_by_lp(net, by["deeppoly"])[0]
+    by = bounds_by_method(net, lower, upper, lp=lp_tighten, deadline=deadline,
+                          progress=progress)
     rows = layer_widths(net, by)
     layers = list(dict.fromkeys(r.layer for r in rows))
     methods = list(by)

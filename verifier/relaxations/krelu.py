@@ -99,8 +99,10 @@ def octahedral_bounds(net: Network, relu_name: str, groups: list[tuple[int, ...]
         lines = upstream_lines(net, node_bounds)
     if not groups:
         return []
-    # rows of M: for each group, its half directions scattered into the layer's columns
-    blocks, offsets = [], [0]
+    # rows of M: for each group, its half directions scattered into the layer's columns;
+    # the box bounds of the rows per group, over the group's neurons only (a product with
+    # the dense M cost seconds on wide layers, after the deadline checks)
+    blocks, offsets, box_hi, box_lo, scale = [], [0], [], [], []
     for group in groups:
         idx = np.asarray(group, dtype=np.int64)
         if idx.size == 0 or np.any(idx < 0) or np.any(idx >= n):
@@ -111,12 +113,14 @@ def octahedral_bounds(net: Network, relu_name: str, groups: list[tuple[int, ...]
         rows[:, idx] = half
         blocks.append(rows)
         offsets.append(offsets[-1] + half.shape[0])
+        hp, hm = np.maximum(half, 0.0), np.minimum(half, 0.0)
+        lo, hi = box.lower[idx], box.upper[idx]
+        box_hi.append(hp @ hi + hm @ lo)
+        box_lo.append(hp @ lo + hm @ hi)
+        scale.append(np.abs(half) @ np.maximum(np.abs(lo), np.abs(hi)))
     M = np.vstack(blocks)
     back = linear_form_bounds(net, pre, M, node_bounds, lines, chunk, deadline)
-    Mp, Mm = np.maximum(M, 0.0), np.minimum(M, 0.0)
-    box_hi = Mp @ box.upper + Mm @ box.lower
-    box_lo = Mp @ box.lower + Mm @ box.upper
-    scale = np.abs(M) @ np.maximum(np.abs(box.lower), np.abs(box.upper))
+    box_hi, box_lo, scale = np.concatenate(box_hi), np.concatenate(box_lo), np.concatenate(scale)
     pad = ROUNDING_MARGIN * scale + TINY
     upper = np.minimum(back.upper, box_hi + pad)          # bounds of +half rows
     lower = np.maximum(back.lower, box_lo - pad)          # so -lower bounds the -half rows

@@ -36,6 +36,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from verifier.bounds import Bounds
+from verifier.catalog import GAP_METHODS
 from verifier.errors import TimeLimitReached
 from verifier.methods import METHODS, CaseContext, MethodOutcome, VerifyOptions
 from verifier.network import Network
@@ -44,7 +45,8 @@ from verifier.spec import Property
 from verifier.witness.falsify import meets_constraints
 from verifier.witness.repair import onto_input_rows
 
-DEFAULT_METHODS = ("interval", "deeppoly", "triangle", "krelu", "milp")
+#: the methods of a gap table unless others are asked for
+DEFAULT_METHODS = GAP_METHODS
 RELAXATIONS = ("interval", "deeppoly", "triangle", "krelu")
 _NEEDS_TIGHTENED = {"triangle", "krelu", "milp", "exact"}
 

@@ -15,10 +15,9 @@ def load_vnnlib(path: str, n_inputs: int | None = None, n_outputs: int | None = 
 
 def is_vnnlib2_file(path: str) -> bool:
     """Whether the file (``.vnnlib`` or ``.gz``) is VNN-LIB 2.x (starts with
-    ``(vnnlib-version``)."""
-    from verifier.spec.vnnlib import read_vnnlib_text
-    from verifier.spec.vnnlib2 import is_vnnlib2
-    return is_vnnlib2(read_vnnlib_text(path))
+    ``(vnnlib-version``; only a regular file is opened, and only its first 64 KiB read)."""
+    from verifier.spec.vnnlib import starts_as_vnnlib2
+    return starts_as_vnnlib2(path)
 
 
 def load_query(path: str):

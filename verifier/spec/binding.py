@@ -20,6 +20,7 @@ from typing import Mapping
 
 import onnx
 
+from verifier.catalog import SOUND_ELEMENT_TYPES as CATALOG_SOUND_TYPES
 from verifier.errors import OptionError, SpecError
 from verifier.network import Network
 from verifier.network.onnx_import import graph_inputs, load_onnx_model, translate
@@ -29,7 +30,8 @@ from verifier.spec.query import REAL, NetworkDecl, Query, VariableDecl
 __all__ = ["BoundNetwork", "bind_networks", "onnx_element_type", "SOUND_ELEMENT_TYPES"]
 
 #: element types this analysis is sound for (see the module docstring)
-SOUND_ELEMENT_TYPES = (REAL,)
+SOUND_ELEMENT_TYPES = CATALOG_SOUND_TYPES
+
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.catalog import SUPPORTED_THEORIES
 from verifier.spec.query import INPUT, Query
 
 __all__ = ["SUPPORTED_THEORIES", "query_logic", "logic_name"]
 
-#: theory set -> the theories this verifier decides, smallest first (``supports``)
-SUPPORTED_THEORIES = {
-    "hidden-node": ("NH", "H"),
-    "multiple-network": ("SNET", "MENET", "MINET", "MNET"),
-    "multiple-input-output": ("SIO", "MIO"),
-    "multiple-node-comparison": ("SNC", "MNC"),
-    "arithmetic-complexity": ("BND", "COUT", "LIN"),
-}
 
 
 def query_logic(query: Query) -> dict[str, str]:

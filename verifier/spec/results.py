@@ -25,8 +25,8 @@ import numpy as np
 from verifier.errors import InputFileError
 from verifier.files import check_input_file, read_capped, write_text_atomic
 
-__all__ = ["VERDICTS", "format_counterexample", "write_result_file", "read_result_file",
-           "RESULT_WORDS", "query_result_lines", "write_query_result_file"]
+__all__ = ["VERDICTS", "format_counterexample", "result_file_text", "write_result_file",
+           "read_result_file", "RESULT_WORDS", "query_result_lines", "write_query_result_file"]
 
 #: the pipeline's verdicts -> the VNN-LIB 2.0 standard's result words
 RESULT_WORDS = {"sat": "sat", "unsat": "unsat", "unknown": "unknown", "timeout": "timed-out",
@@ -76,6 +76,20 @@ def format_counterexample(x: np.ndarray, y: np.ndarray | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def result_file_text(verdict: str, x: np.ndarray | None = None,
+                     y: np.ndarray | None = None) -> str:
+    """The text of a VNN-COMP result file (see :func:`write_result_file`).
+
+    Raises:
+        ValueError: an unknown verdict.
+    """
+    word = _verdict_word(verdict)
+    text = word + "\n"
+    if word == "sat" and x is not None:
+        text += format_counterexample(x, y)
+    return text
+
+
 def write_result_file(path: str | os.PathLike, verdict: str, x: np.ndarray | None = None,
                       y: np.ndarray | None = None) -> None:
     """Write a VNN-COMP result file.
@@ -93,11 +107,7 @@ def write_result_file(path: str | os.PathLike, verdict: str, x: np.ndarray | Non
         ValueError: an unknown verdict.
         InputFileError: the file cannot be written.
     """
-    word = _verdict_word(verdict)
-    text = word + "\n"
-    if word == "sat" and x is not None:
-        text += format_counterexample(x, y)
-    write_text_atomic(path, text)
+    write_text_atomic(path, result_file_text(verdict, x, y))
 
 
 def _gather(values: dict[int, float], kind: str, path: str) -> np.ndarray | None:

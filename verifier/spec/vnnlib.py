@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 
 from verifier.errors import InputFileError
 from verifier.files import check_input_file, format_size
@@ -41,7 +42,8 @@ from verifier.spec.vnnlib_parser import MAX_DISJUNCTS, VnnlibParser
 from verifier.spec.vnnlib_reader import read_sexprs
 from verifier.spec.vnnlib_writer import write_vnnlib
 
-__all__ = ["parse_vnnlib", "parse_vnnlib_file", "read_vnnlib_text", "write_vnnlib",
+__all__ = ["parse_vnnlib", "parse_vnnlib_file", "read_vnnlib_text", "starts_as_vnnlib2",
+           "write_vnnlib",
            "MAX_DISJUNCTS", "MAX_VNNLIB_BYTES"]
 
 #: the largest property file read (VNN-COMP's largest are a few MiB)
@@ -106,12 +108,11 @@ def read_vnnlib_text(path: str | os.PathLike) -> str:
     """The text of a ``.vnnlib`` or ``.vnnlib.gz`` file (1.0 or 2.0), read safely.
 
     Raises:
-        InputFileError: the file is missing, a directory, unreadable, binary or larger
-            than ``MAX_VNNLIB_BYTES``.
+        InputFileError: the file is missing, not a regular file (named), unreadable,
+            binary or larger than ``MAX_VNNLIB_BYTES`` (decompressed).
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise InputFileError(f"{path}: is a directory, not a VNN-LIB file")
+    check_input_file(path, "VNN-LIB file")
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
@@ -122,6 +123,23 @@ def read_vnnlib_text(path: str | os.PathLike) -> str:
         raise InputFileError(f"{path}: cannot read VNN-LIB file ({exc})") from None
     # bytes that are not UTF-8 become U+FFFD: harmless in comments, an error in a token
     return data.decode("utf-8", errors="replace")
+
+
+def starts_as_vnnlib2(path: str | os.PathLike) -> bool:
+    """Whether the file starts with ``(vnnlib-version`` (VNN-LIB 2.x), from its first
+    64 KiB. Anything but a readable regular file answers False without being opened (a
+    FIFO would block): the reader that follows names what is wrong."""
+    path = os.fspath(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(1 << 16)
+    except (OSError, EOFError):
+        return False
+    from verifier.spec.vnnlib2 import is_vnnlib2
+    return is_vnnlib2(head.decode("utf-8", errors="replace"))
 
 
 def parse_vnnlib_file(path: str | os.PathLike, n_inputs: int | None = None,
@@ -141,16 +159,5 @@ def parse_vnnlib_file(path: str | os.PathLike, n_inputs: int | None = None,
             ``MAX_VNNLIB_BYTES`` (decompressed).
         SpecError / EmptyInputBoxError: as :func:`parse_vnnlib`.
     """
-    path = os.fspath(path)
-    check_input_file(path, "VNN-LIB file")
-    try:
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            data = _read_text_bytes(f, path)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such VNN-LIB file") from None
-    except (OSError, EOFError) as exc:
-        raise InputFileError(f"{path}: cannot read VNN-LIB file ({exc})") from None
-    # bytes that are not UTF-8 become U+FFFD: harmless in comments, an error in a token
-    text = data.decode("utf-8", errors="replace")
-    return parse_vnnlib(text, path=path, n_inputs=n_inputs, n_outputs=n_outputs)
+    text = read_vnnlib_text(path)
+    return parse_vnnlib(text, path=os.fspath(path), n_inputs=n_inputs, n_outputs=n_outputs)

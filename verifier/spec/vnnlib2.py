@@ -97,11 +97,11 @@ def _spec_error(exc: Exception, path: str | None) -> SpecError:
         report = json.loads(text)
     except ValueError:
         match = _LINE_RE.search(text)
-        message = " ".join(text.split())
+        message = "VNN-LIB 2.0: " + " ".join(text.split())
         return SpecError(shorten(message, 200), path, int(match.group(1)) if match else None)
     errors = report.get("errors") or [{}]
     first = errors[0]
-    message = first.get("message", "invalid query")
+    message = "VNN-LIB 2.0: " + first.get("message", "invalid query")
     hint = first.get("hint")
     if hint:
         message += f": {hint}"

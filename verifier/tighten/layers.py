@@ -24,6 +24,7 @@ import numpy as np
 from verifier.bounds import Bounds, DeepPolyOptions, deeppoly_bounds
 from verifier.bounds.alpha import alpha_layer_bounds
 from verifier.bounds.chain import relu_chain
+from verifier.bounds.dag_alpha import alpha_rows_lower_dag
 from verifier.encode import encode_network
 from verifier.errors import NetworkError
 from verifier.network import Network
@@ -101,6 +102,7 @@ def solve_over_workers(solve, model, cols: np.ndarray, options: TightenOptions, 
 def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions = TightenOptions(),
                blocks_for: BlocksFor = triangle_blocks, executor: Executor | None = None,
                deadline: float | None = None, dp_options: DeepPolyOptions = DeepPolyOptions(),
+               progress: Callable[[str], None] | None = None,
                ) -> tuple[dict[str, Bounds], dict]:
     """Tighten the pre-activation bounds of every ReLU layer by two LPs per unstable neuron.
 
@@ -111,13 +113,17 @@ def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions 
         blocks_for: relaxation of upstream layers, ``(net, bounds, upto) -> {relu: blocks}``.
         executor: a concurrent.futures executor to spread neurons over (None: serial).
         deadline: ``time.monotonic()`` value after which remaining LPs are skipped.
+        progress: receives one line per layer tightened (and one if the deadline stopped
+            the loop), or None.
 
     Returns:
         (new bounds dict, stats with ``lps``, ``highs_time`` and ``stabilised``).
     """
     bounds = dict(bounds)
     stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0}
-    for _, relu, pre in layers_to_tighten(net, options, deadline):
+    say = progress or (lambda message: None)
+    layers = len(net.relu_names())
+    for index, relu, pre in layers_to_tighten(net, options, deadline):
         unstable = bounds[pre].unstable()
         if unstable.size == 0:
             continue
@@ -128,6 +134,11 @@ def lp_tighten(net: Network, bounds: dict[str, Bounds], options: TightenOptions 
         stats["lps"] += 2 * unstable.size
         stats["highs_time"] += seconds
         bounds = apply_neuron_bounds(net, bounds, pre, unstable, lo, hi, stats, dp_options)
+        say(f"lp: layer {index + 1}/{layers} ({pre}): {unstable.size} unstable neurons, "
+            f"{stats['stabilised']} stabilised so far")
+    if deadline is not None and time.monotonic() > deadline:
+        say("lp: time limit reached; the neurons not tightened by then keep the bounds "
+            "they had")
     return bounds, stats
 
 
@@ -143,7 +154,7 @@ def alpha_tighten(net: Network, bounds: dict[str, Bounds],
 
     Raises:
         NetworkError: the network is not a chain of affine layers each followed by a ReLU
-            (but the last); :func:`tighten_bounds` then uses the LPs.
+            (but the last); :func:`tighten_bounds` then uses :func:`alpha_tighten_dag`.
 
     Returns:
         (new bounds dict, stats with ``lps`` = 0, ``highs_time`` = 0, ``stabilised`` and
@@ -168,17 +179,42 @@ def alpha_tighten(net: Network, bounds: dict[str, Bounds],
     return bounds, stats
 
 
+def alpha_tighten_dag(net: Network, bounds: dict[str, Bounds],
+                      options: TightenOptions = TightenOptions(), deadline: float | None = None,
+                      dp_options: DeepPolyOptions = DeepPolyOptions()
+                      ) -> tuple[dict[str, Bounds], dict]:
+    """:func:`alpha_tighten` on any DAG: the unstable neurons of each ReLU layer's
+    pre-activation get optimised-slope bounds over the current bounds of everything
+    upstream (:func:`~verifier.bounds.dag_alpha.alpha_rows_lower_dag`), layer by layer."""
+    bounds = dict(bounds)
+    stats = {"lps": 0, "highs_time": 0.0, "stabilised": 0, "alpha_rows": 0}
+    for index, _, pre in layers_to_tighten(net, options, deadline):
+        unstable = bounds[pre].unstable()
+        if index == 0 or unstable.size == 0:
+            continue
+        rows = np.zeros((2 * unstable.size, net.size(pre)))
+        rows[np.arange(unstable.size), unstable] = 1.0
+        rows[unstable.size + np.arange(unstable.size), unstable] = -1.0
+        low = alpha_rows_lower_dag(net, pre, rows, bounds, iterations=options.alpha_iterations,
+                                   lr=options.alpha_lr, deadline=deadline)
+        stats["alpha_rows"] += rows.shape[0]
+        bounds = apply_neuron_bounds(net, bounds, pre, unstable, low[:unstable.size],
+                                     -low[unstable.size:], stats, dp_options,
+                                     provenance="alpha")
+    return bounds, stats
+
+
 def tighten_bounds(net: Network, bounds: dict[str, Bounds],
                    options: TightenOptions = TightenOptions(), executor: Executor | None = None,
                    deadline: float | None = None,
                    dp_options: DeepPolyOptions = DeepPolyOptions()
                    ) -> tuple[dict[str, Bounds], dict]:
     """Triangle tightening of every ReLU layer by ``options.method``: :func:`lp_tighten`
-    or :func:`alpha_tighten` (networks it cannot take go to the LPs)."""
+    or :func:`alpha_tighten` (graphs that are not chains: :func:`alpha_tighten_dag`)."""
     if options.method == "alpha":
         try:
             return alpha_tighten(net, bounds, options, deadline, dp_options)
         except NetworkError:
-            pass
+            return alpha_tighten_dag(net, bounds, options, deadline, dp_options)
     return lp_tighten(net, bounds, options, executor=executor, deadline=deadline,
                       dp_options=dp_options)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from verifier.catalog import TIGHTEN_METHODS
 from verifier.errors import OptionError
 
-TIGHTEN_METHODS = ("alpha", "lp")
+__all__ = ["TIGHTEN_METHODS", "TightenOptions"]
 
 
 @dataclass(frozen=True)

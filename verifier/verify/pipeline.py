@@ -59,7 +59,8 @@ def method_plan(net: Network, prop: Property, options: VerifyOptions) -> list[st
 def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 60.0,
            options: VerifyOptions | None = None, onnx_path: str | None = None,
            progress: Callable[[str], None] | None = None,
-           live: Callable[[str], None] | None = None) -> Result:
+           live: Callable[[str], None] | None = None,
+           partial: Callable[[Result], None] | None = None) -> Result:
     """Decide a property on a network.
 
     Args:
@@ -73,6 +74,10 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
         progress: optional callback receiving one-line progress messages.
         live: optional callback receiving a one-line status of long searches about once a
             second (domains, bound, time left), to show on a terminal.
+        partial: optional callback, called once at the start with the :class:`Result`
+            this run fills in (each disjunct's certified bounds as they are found), for a
+            caller that may have to cut the run short and report what is known (the
+            command line's watchdog). The verdict stays ``unknown`` until the end.
 
     Returns:
         A :class:`Result`; ``verdict`` is ``unsat`` only if proved, ``sat`` only with a
@@ -90,11 +95,13 @@ def verify(net: Network, prop: Property, method: str = "auto", timeout: float = 
     onnx_path = onnx_path or getattr(net, "source_path", None)
     prop.check_fits(net.n_inputs, net.n_outputs)
     with blas_threads(options.blas_threads):   # restored on return
-        return _verify(net, prop, options, onnx_path, progress or (lambda message: None), live)
+        return _verify(net, prop, options, onnx_path, progress or (lambda message: None), live,
+                       partial)
 
 
 def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str | None,
-            say: Callable[[str], None], live: Callable[[str], None] | None) -> Result:
+            say: Callable[[str], None], live: Callable[[str], None] | None,
+            partial: Callable[[Result], None] | None = None) -> Result:
     plan = method_plan(net, prop, options)
     start = time.monotonic()
     deadline = start + options.timeout
@@ -103,6 +110,8 @@ def _verify(net: Network, prop: Property, options: VerifyOptions, onnx_path: str
     for k, case in enumerate(prop.cases):
         for d in range(len(case.disjuncts)):
             result.disjuncts.append(DisjunctOutcome(k, d))
+    if partial is not None:
+        partial(result)
     executor = open_pool(options.workers, options.scheduler)
     contexts = [CaseContext(net, case, options, deadline, executor, result.timings,
                             result.stats, onnx_path, live) for case in prop.cases]
@@ -281,11 +290,13 @@ def _falsify_all(net, prop, contexts, result, onnx_path, say) -> Witness | None:
     """Falsify every case (shared sample per case, PGD on the most promising disjuncts)."""
     start = time.perf_counter()
     outcomes = {(o.case, o.disjunct): o for o in result.disjuncts}
+    share = contexts[0].options.falsify.time_share if contexts else 1.0
+    until = time.monotonic() + share * max(contexts[0].remaining(), 0.0) if contexts else None
     try:
         for k, case in enumerate(prop.cases):
             contexts[k].check_time()
             for d, x, margin in falsify_case(net, case, contexts[k].options.falsify,
-                                             deadline=contexts[k].deadline):
+                                             deadline=min(contexts[k].deadline, until)):
                 outcome = outcomes[(k, d)]
                 outcome.best_margin = min(outcome.best_margin, margin)
                 if margin <= 0:

@@ -42,14 +42,15 @@ def assignment_of(query: Query, v: np.ndarray) -> dict[str, np.ndarray]:
 def verify_query(query: Query, files: Mapping[str, str], method: str = "auto",
                  timeout: float = 60.0, options: VerifyOptions | None = None,
                  assume_real: bool = False, progress: Callable[[str], None] | None = None,
-                 live: Callable[[str], None] | None = None) -> Result:
+                 live: Callable[[str], None] | None = None, partial=None) -> Result:
     """Decide a VNN-LIB 2.0 query.
 
     Args:
         query: the parsed query (:func:`verifier.spec.load_query`).
         files: network name -> ONNX file, for every network without ``equal-to``.
-        method, timeout, options, progress, live: as :func:`verifier.verify.verify`
-            (loading and lowering count against ``timeout``).
+        method, timeout, options, progress, live, partial: as
+            :func:`verifier.verify.verify` (loading and lowering count against
+            ``timeout``).
         assume_real: read machine element types as ``real``.
 
     Returns:
@@ -73,7 +74,7 @@ def verify_query(query: Query, files: Mapping[str, str], method: str = "auto",
     remaining = max(timeout - (time.monotonic() - start), 0.01)
     result = verify(lowered.network, lowered.prop, method=method, timeout=remaining,
                     options=options, onnx_path=lowered.reference, progress=progress,
-                    live=live)
+                    live=live, partial=partial)
     result.stats["query"] = {"fast_path": lowered.fast, "networks": len(query.networks),
                              "disjuncts": len(query.disjuncts), "dropped": lowered.dropped,
                              "joint_nodes": len(lowered.network.order)}

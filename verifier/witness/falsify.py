@@ -19,12 +19,19 @@ from verifier.spec import Case
 
 @dataclass(frozen=True)
 class FalsifyOptions:
-    """Budget of the falsifier (seeded: two runs give the same points)."""
+    """Budget of the falsifier (seeded: two runs give the same points).
+
+    Attributes:
+        random_points, pgd_restarts, pgd_steps, seed: the sample and the attack.
+        time_share: the share of the run's remaining time the first falsification may
+            take before the bound methods start (they falsify too, with their own points).
+    """
 
     random_points: int = 256
     pgd_restarts: int = 8
     pgd_steps: int = 40
     seed: int = 0
+    time_share: float = 0.2
 
 
 # the reverse step of each op kind: (op, output gradient, forward values of its operands)
@@ -106,29 +113,68 @@ def falsify_disjunct(net: Network, case: Case, A: np.ndarray, b: np.ndarray,
     best_x, best_m = X[best].copy(), float(margins[best])
     if best_m <= 0 or A.shape[0] == 0 or np.all(hi == lo) or options.pgd_restarts < 1:
         return best_x, best_m
-    # PGD from the best few points
     order = np.argsort(margins)[:options.pgd_restarts]
-    P = X[order].copy()
+    x, m = pgd(net, case, [(A, b, X[order])], options, deadline)[0]
+    return (x, m) if m < best_m else (best_x, best_m)
+
+
+def pgd(net: Network, case: Case, targets: list, options: FalsifyOptions,
+        deadline: float | None = None) -> list[tuple[np.ndarray, float]]:
+    """Projected sign-gradient descent on several disjuncts at once.
+
+    Args:
+        targets: ``[(A, b, starts (R, n))]``: each disjunct's rows (constraint rows
+            included) and its start points; all rows of all targets share one forward
+            and one backward pass per step.
+
+    Returns:
+        Per target, (best x, its margin). Stops early once some target reaches a margin
+        <= 0 (a candidate: the pipeline replays it) or ``deadline`` passed.
+    """
+    lo, hi = case.lower, case.upper
+    P = np.vstack([np.clip(starts, lo, hi) for _, _, starts in targets])
+    owner = np.concatenate([np.full(len(starts), t) for t, (_, _, starts) in
+                            enumerate(targets)])
+    best = [(None, np.inf) for _ in targets]
     step = (hi - lo) / 4.0
+    checkpoint = np.inf
     for it in range(options.pgd_steps + 1):
         values = net.forward(P, all_nodes=True)
-        viol = values[net.output_name] @ A.T - b
+        Y = values[net.output_name]
         on_input = input_margins(case, P)
-        m = np.maximum(viol.max(axis=1), on_input)
-        k = int(np.argmin(m))
-        if m[k] < best_m:
-            best_x, best_m = P[k].copy(), float(m[k])
-        if it == options.pgd_steps or (best_m < 0 and it > 5) or _past(deadline):
+        G = np.zeros_like(Y)
+        m = np.empty(P.shape[0])
+        for t, (A, b, _) in enumerate(targets):
+            rows = np.flatnonzero(owner == t)
+            viol = Y[rows] @ A.T - b
+            m[rows] = np.maximum(viol.max(axis=1), on_input[rows])
+            G[rows] = A[np.argmax(viol, axis=1)]
+            k = rows[int(np.argmin(m[rows]))]
+            if m[k] < best[t][1]:
+                best[t] = (P[k].copy(), float(m[k]))
+        lowest = min(v for _, v in best)
+        if it == options.pgd_steps or lowest <= 0 or _past(deadline):
             break
-        grad = output_gradient(net, P, A[np.argmax(viol, axis=1)], values)
+        if it % STALL_STEPS == 0 and it:
+            if checkpoint - lowest < STALL_GAIN * abs(checkpoint):
+                break                 # far from a counterexample and hardly moving
+            checkpoint = lowest
+        elif it == 0:
+            checkpoint = lowest
+        grad = output_gradient(net, P, G, values)
         if case.input_rows is not None:      # an input row is the largest: step on it
-            rows = case.input_rows.A[np.argmax(P @ case.input_rows.A.T - case.input_rows.b,
-                                               axis=1)]
-            grad = np.where((on_input > viol.max(axis=1))[:, None], rows, grad)
+            C, d = case.input_rows.A, case.input_rows.b
+            rows = C[np.argmax(P @ C.T - d, axis=1)]
+            grad = np.where((on_input >= m)[:, None], rows, grad)
         P = np.clip(P - step * np.sign(grad), lo, hi)
         step = step * 0.85
-    return best_x, best_m
+    return best
 
+
+#: every this many gradient steps the attack checks its progress ...
+STALL_STEPS = 10
+#: ... and stops when its lowest margin fell by less than this share since the last check
+STALL_GAIN = 0.05
 
 LOW_DIMENSION_SAMPLES = 12   # up to this many inputs, sample 32x more points (cheap)
 
@@ -140,9 +186,10 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
 
     The random sample (centre, corners lo/hi, uniform points; 32x more points for at most
     ``LOW_DIMENSION_SAMPLES`` inputs) is evaluated once; every
-    disjunct gets its best sampled point, and PGD is run on the ``pgd_disjuncts``
-    disjuncts whose sampled margin is lowest (all of them by default: the sampled margin
-    is a poor guide to the class an attack reaches).
+    disjunct gets its best sampled point, and PGD (:func:`pgd`, all disjuncts in one batch)
+    is run on the ``pgd_disjuncts`` disjuncts whose sampled margin is lowest (all of them by
+    default: the sampled margin is a poor guide to the class an attack reaches), from each
+    one's best sampled points.
 
     The gradient search stops once ``deadline`` (``time.monotonic()``) passed.
 
@@ -165,20 +212,26 @@ def falsify_case(net: Network, case: Case, options: FalsifyOptions = FalsifyOpti
         k = int(np.argmin(margins))
         found.append([d, X[k].copy(), float(margins[k])])
     found.sort(key=lambda item: item[2])
-    for item in found[:pgd_disjuncts or len(found)]:
-        if item[2] <= 0:
-            continue
-        if _past(deadline):
-            break
-        poly = case.disjuncts[item[0]]
-        x, m = falsify_disjunct(net, case, poly.A, poly.b, options, deadline=deadline)
-        if m < item[2]:
-            item[1], item[2] = x, m
+    attack = [item for item in found[:pgd_disjuncts or len(found)] if item[2] > 0]
+    if attack and found[0][2] > 0 and options.pgd_restarts > 0 and not np.all(hi == lo) \
+            and not _past(deadline):
+        targets = []
+        for item in attack:
+            A, b = with_constraints(case, *_rows(case.disjuncts[item[0]]))
+            margins = np.maximum((Y @ A.T - b).max(axis=1), input_margins(case, X))
+            targets.append((A, b, X[np.argsort(margins)[:options.pgd_restarts]]))
+        for item, (x, m) in zip(attack, pgd(net, case, targets, options, deadline)):
+            if m < item[2]:
+                item[1], item[2] = x, m
     for item in found:
         if item[2] > 0 and not meets_constraints(net, case, item[1]):
             item[2] = np.inf       # not a point of the case: its margin bounds nothing
     found.sort(key=lambda item: item[2])
     return [tuple(item) for item in found]
+
+
+def _rows(poly) -> tuple[np.ndarray, np.ndarray]:
+    return poly.A, poly.b
 
 
 def meets_constraints(net: Network, case: Case, x: np.ndarray) -> bool:
