@@ -179,8 +179,9 @@ def test_input_split_rejects_an_unknown_rule():
         SplitOptions(rule="wides")
 
 
-@settings(max_examples=10, deadline=None, derandomize=True)
+@settings(max_examples=10, deadline=None)
 @given(params, NEAR_SAMPLED_MINIMUM)
+@example((588, 1, [2, 4]), -0.25)
 def test_bab_without_alpha_beta_agrees_with_milp(p, threshold):
     """The same contract for ``bab`` with alpha-beta off, its non-default path: box bounds,
     split LPs bounded by dual ascent, exact LPs at the leaves (thresholds near the sampled
@@ -190,11 +191,11 @@ def test_bab_without_alpha_beta_agrees_with_milp(p, threshold):
                       options=VerifyOptions(bab=BabOptions(alpha_beta_iterations=0)))
 
 
-@pytest.mark.xfail(strict=True, reason="known: bab without alpha-beta ends 'unknown' "
-                   "(bound -0.016) where the MILP proves 0.0016; found by hypothesis, open")
 def test_bab_without_alpha_beta_known_incomplete_case():
-    """Seed 588, [2, 4], threshold -0.25: the non-default path stops without a verdict.
-    (The hypothesis test above is derandomized until this is fixed.)"""
+    """Seed 588, [2, 4], threshold -0.25 (found by hypothesis): a leaf whose split row
+    reads ``0 <= h`` with ``h < 0`` (a split its bounds contradict) is empty; the LP used to
+    drop the all-zero row and bound the leaf as if it held points (bound -0.016 where the
+    MILP proves 0.0016, search stuck)."""
     from verifier.verify import BabOptions, VerifyOptions
     _agrees_with_milp((588, 1, [2, 4]), -0.25, "bab", near_samples=True,
                       options=VerifyOptions(bab=BabOptions(alpha_beta_iterations=0)))
@@ -226,14 +227,14 @@ def _random_split_domains(rng, root, affine, values, D: int, n_fix: int):
 
 
 def _chain_instance(seed: int, n_in: int, widths: list[int], n_samples: int):
-    """A random 3-output chain net, its box, dense chain, magnitude scales, DeepPoly
+    """A random 3-output chain net, its box, dense chain, rounding scales, DeepPoly
     bounds, affine node names, sampled inputs and every node's value at them."""
-    from verifier.bounds.chain import dense_chain, magnitude_scales
+    from verifier.bounds.chain import dense_chain, rounding_scales
     rng = np.random.default_rng(seed)
     net = random_network(rng, n_in, widths, 3)
     lo, hi = random_box(rng, n_in)
     chain = dense_chain(net)
-    scales = magnitude_scales(chain, lo, hi)
+    scales = rounding_scales(chain, lo, hi)
     bounds = deeppoly_bounds(net, lo, hi)
     affine = [n for n in net.order if n not in net.relu_names() and n != net.input_name]
     X = sample_box(rng, lo, hi, n_samples)
@@ -280,13 +281,13 @@ def test_cutting_dead_neurons_changes_no_bound(seed):
     cut = backsub_linear(restrict_chain(chain, last, keep), last, M, take_columns(lines, keep),
                           record=cut_rec, stops=(take_columns(pre_lo, keep), take_columns(pre_hi, keep)),
                           shifts=take_columns(shifts, keep))
-    for a, b in zip(full, cut):
+    for a, b in zip(full[:3], cut[:3]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     for r in full_rec:
         np.testing.assert_allclose(full_rec[r][:, :, keep[r]], cut_rec[r], rtol=1e-12,
                                    atol=1e-12)
-    const, coef0, _ = backsub_linear(chain, last, M, lines, stops=(pre_lo, pre_hi),
-                                      shifts=shifts, to_input=False)
+    const, coef0, _, _ = backsub_linear(chain, last, M, lines, stops=(pre_lo, pre_hi),
+                                         shifts=shifts, to_input=False)
     W0, b0, _ = chain[0]
     lo_b, hi_b = np.repeat(lo[None, :], D, axis=0), np.repeat(hi[None, :], D, axis=0)
     np.testing.assert_allclose(const + input_minimum(coef0, W0, b0, lo_b, hi_b),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from verifier.bounds.chain import magnitude_scales
+from verifier.bounds.chain import rounding_scales
 from verifier.bounds.optimized import optimized_output_bound
 
 
@@ -37,8 +37,8 @@ def alpha_layer_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
 
     Returns:
         (lower (k,), upper (k,)). Each includes the outward rounding margin of
-        :func:`~verifier.bounds.optimized.optimized_output_bound` (``ROUNDING_MARGIN`` times
-        the magnitude scales of :func:`~verifier.bounds.chain.magnitude_scales`).
+        :func:`~verifier.bounds.optimized.optimized_output_bound` (from the
+        :func:`~verifier.bounds.chain.rounding_scales` of the box and the given bounds).
 
     Soundness: as sound as ``pre_lower/pre_upper``; the slopes may be anything in [0, 1].
     """
@@ -78,7 +78,7 @@ def alpha_rows_lower(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     last = len(chain) - 1
     fixed = [(np.asarray(pre_lower[r], dtype=np.float64),
               np.asarray(pre_upper[r], dtype=np.float64)) for r in range(last)]
-    scales = magnitude_scales(chain, box_lower, box_upper, fixed)
+    scales = rounding_scales(chain, box_lower, box_upper, fixed)
     m = rows.shape[0]
     lo = [np.broadcast_to(f[0], (m, f[0].size)) for f in fixed]
     hi = [np.broadcast_to(f[1], (m, f[1].size)) for f in fixed]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.bounds.relu_lines import LINE_MARGIN
+from verifier.bounds.rounding import RoundingScales, backsub_relative
 from verifier.errors import NetworkError
 from verifier.network import Affine, Network, Relu
 
@@ -96,3 +97,33 @@ def magnitude_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray,
         lo, hi = (np.maximum(lo, 0), np.maximum(hi, 0)) if relu_after else (lo, hi)
         scales.append(T * (1 + 1e-6))
     return scales
+
+
+def rounding_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray,
+                    pre_bounds: list[tuple[np.ndarray, np.ndarray]] | None = None
+                    ) -> RoundingScales:
+    """The :class:`~verifier.bounds.rounding.RoundingScales` of a chain on a root box.
+
+    ``Z_j`` and ``Y_j`` come from interval bounds of the box, intersected per ReLU layer with
+    ``pre_bounds`` (sound bounds of the root, e.g. tightened; every sub-domain's values lie
+    inside them), each rounded up by a relative ``1e-6``; ``Y_0 = max(|l0|, |u0|)``.
+    """
+    lo, hi = np.asarray(root_lower, dtype=np.float64), np.asarray(root_upper, dtype=np.float64)
+    Y = np.maximum(np.abs(lo), np.abs(hi))
+    zs, ys, ps, qs = [], [], [], []
+    for j, (W, b, relu_after) in enumerate(chain):
+        Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
+        lo, hi = Wp @ lo + Wn @ hi + b, Wp @ hi + Wn @ lo + b
+        if pre_bounds is not None and relu_after and j < len(pre_bounds):
+            lo = np.maximum(lo, pre_bounds[j][0])
+            hi = np.minimum(hi, pre_bounds[j][1])
+        Z = np.maximum(np.abs(lo), np.abs(hi)) * (1 + 1e-6) + 1e-30
+        p = (np.abs(W) @ Y + np.abs(b)) * (1 + 1e-6) + Z
+        zs.append(Z)
+        ys.append(Y)
+        ps.append(p)
+        if relu_after:
+            lo, hi = np.maximum(lo, 0), np.maximum(hi, 0)
+            Y = np.maximum(hi, 0) * (1 + 1e-6) + 1e-30
+            qs.append(Y + 2.0 * Z + p)
+    return RoundingScales(zs, ys, ps, qs, backsub_relative(chain))

@@ -171,8 +171,8 @@ def forward_output_lower(chain, lower: np.ndarray, upper: np.ndarray, C: np.ndar
     B = lower.shape[0]
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
     stops = ([lo for lo, _ in pre], [hi for _, hi in pre])
-    const, coef, early = backsub_linear(chain, last, M, lines, stops=stops,
-                                        deadline=deadline)
+    const, coef, early, _ = backsub_linear(chain, last, M, lines, stops=stops,
+                                           deadline=deadline)
     value = np.maximum(box_minimum(const, coef, lower, upper), early)
     margin = relative_margin * (np.abs(C) @ scales[last]) + TINY
     Cp, Cn = np.maximum(C, 0.0), np.minimum(C, 0.0)

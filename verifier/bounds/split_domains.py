@@ -12,18 +12,19 @@ import numpy as np
 from verifier.bounds.backsub import (backsub_early, backsub_linear, box_minimum, live_neurons,
                                      restrict_chain, take_columns, widen_records)
 from verifier.bounds.chain import batched_relu_lines
-from verifier.bounds.rounding import ROUNDING_MARGIN, TINY
+from verifier.bounds.rounding import TINY, RoundingScales
 from verifier.errors import NetworkError
 
 
-def split_constraints(chain, scales: list[np.ndarray], lines: list, states: list[np.ndarray]):
+def split_constraints(chain, scales: RoundingScales, lines: list, states: list[np.ndarray]):
     """Input-space relaxations ``G x <= h`` of the split constraints of B sub-domains.
 
     A ReLU fixed active satisfies ``z_i >= 0``, so its DeepPoly *upper* line in x,
     ``U_i(x) >= z_i``, gives ``-U_i(x) <= 0``; one fixed inactive satisfies ``z_i <= 0``, so
     its lower line ``L_i(x) <= z_i`` gives ``L_i(x) <= 0``. Both hold for every input of
     the sub-domain; with every ReLU fixed they are exact. The right-hand side is raised by
-    the rounding margin ``ROUNDING_MARGIN * T_r[i] + TINY`` of the back-substitution.
+    the rounding margin of the back-substitution (its
+    :attr:`~verifier.bounds.backsub.Backsub.error`, plus ``TINY``).
 
     Args:
         lines: per ReLU layer, the sub-domains' ReLU lines (:func:`batched_relu_lines`).
@@ -42,28 +43,29 @@ def split_constraints(chain, scales: list[np.ndarray], lines: list, states: list
             continue
         n = state.shape[1]
         M = np.zeros((B, S, n))
-        margin = np.zeros((B, S))
+        used = np.zeros((B, S), dtype=bool)
         dom, neuron = np.nonzero(state)
         slot = np.arange(dom.size) - np.concatenate([[0], np.cumsum(counts)[:-1]])[dom]
         sign = np.where(state[dom, neuron] > 0, -1.0, 1.0)   # rows s e_i with s z_i <= 0
         M[dom, slot, neuron] = sign
-        margin[dom, slot] = ROUNDING_MARGIN * scales[r][neuron] + TINY
+        used[dom, slot] = True
         split = np.flatnonzero(np.any(state != 0, axis=0))
-        const, coef = backsub_linear(restrict_chain(chain, r, keep, split), r,
-                                      np.ascontiguousarray(M[:, :, split]),
-                                      take_columns(lines[:r], keep))
-        Gs.append(coef)
-        hs.append(np.where(margin > 0, -const + margin, 1.0))
+        out = backsub_linear(restrict_chain(chain, r, keep, split), r,
+                             np.ascontiguousarray(M[:, :, split]), take_columns(lines[:r], keep),
+                             weights=scales.weights(r, keep, split))
+        margin = out.error + TINY
+        Gs.append(out.coef)
+        hs.append(np.where(used, -out.const + margin, 1.0))
     if not Gs:
         return np.zeros((B, 0, n_in)), np.zeros((B, 0))
     return np.concatenate(Gs, axis=1), np.concatenate(hs, axis=1)
 
 
 def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
-                        scales: list[np.ndarray], pre_lower: list[np.ndarray],
+                        scales: RoundingScales, pre_lower: list[np.ndarray],
                         pre_upper: list[np.ndarray], first: int, C: np.ndarray,
                         states: list[np.ndarray] | None = None, early: bool = True,
-                        deadline: float | None = None):
+                        single: bool = False, deadline: float | None = None):
     """Re-bound B sub-domains of one input box that differ by ReLU splits.
 
     A sub-domain is the box with some ReLUs fixed: "active" (pre-activation >= 0, its
@@ -79,8 +81,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     Args:
         chain: :func:`dense_chain` (every layer but the last followed by a ReLU).
         box_lower, box_upper: (n_in,) the input box shared by all domains.
-        scales: :func:`magnitude_scales` of that box (valid for sub-domains: their bounds
-            lie inside the box's interval bounds).
+        scales: :func:`~verifier.bounds.chain.rounding_scales` of that box (valid for
+            sub-domains: their values lie inside the box's); every bound is lowered by
+            its back-substitution's rounding error bound, plus ``TINY``.
         pre_lower, pre_upper: per ReLU layer, (B, n_r) bounds (modified in place).
         first: ReLU layers ``<= first`` are kept as given (-1: recompute all but layer 0,
             whose bounds only a split can change).
@@ -90,6 +93,9 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
         early: also stop the back-substitution of the output rows at every ReLU layer
             and concretise there (:func:`backsub_early`; recomputed intermediate bounds
             always do); the better bound is kept.
+        single: recompute the intermediate bounds with the step to the input in float32
+            (``backsub_early`` with ``single``: its error bound subtracted); the output
+            rows stay in float64.
         deadline: ``time.monotonic()`` value; past it
             :class:`~verifier.errors.TimeLimitReached` is raised between layers (a batch
             of a wide, deep net takes seconds).
@@ -106,29 +112,30 @@ def split_domain_bounds(chain, box_lower: np.ndarray, box_upper: np.ndarray,
     lo_b = np.broadcast_to(box_lower, (B, box_lower.size))
     hi_b = np.broadcast_to(box_upper, (B, box_upper.size))
     lines, keep = _rebound_layers(chain, scales, pre_lower, pre_upper, first, lo_b, hi_b,
-                                  deadline)
+                                  single, deadline)
     last = len(chain) - 1
     if chain[last][2] or len(lines) != last:
         raise NetworkError("split bounds need a ReLU after every layer but the last")
     C = np.atleast_2d(C)
     M = np.ascontiguousarray(np.broadcast_to(C, (B,) + C.shape))
     cut_record: dict = {}
-    const, input_coef, *stopped = backsub_linear(
+    out = backsub_linear(
         restrict_chain(chain, last, keep), last, M, take_columns(lines, keep), record=cut_record,
         stops=(take_columns(pre_lower, keep), take_columns(pre_upper, keep)) if early else None,
-        deadline=deadline)
+        weights=scales.weights(last, keep), deadline=deadline)
+    const, input_coef = out.const, out.coef
     on_relu = widen_records(cut_record, keep, [x.shape[1] for x in pre_lower])
-    margin = ROUNDING_MARGIN * (np.abs(C) @ scales[last]) + TINY
+    margin = out.error + TINY
     value = box_minimum(const, input_coef, lo_b, hi_b)
-    if stopped:
-        value = np.maximum(value, stopped[0])
+    if out.early is not None:
+        value = np.maximum(value, out.early)
     value = value - margin
     split = None if states is None else split_constraints(chain, scales, lines, states)
     return value, on_relu, (const - margin, input_coef), split
 
 
 def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b,
-                    deadline: float | None = None):
+                    single: bool = False, deadline: float | None = None):
     """Recompute (in place) the bounds of the unstable neurons of every ReLU layer after
     ``first`` by back-substitution through the domains' own lines; returns (per ReLU layer
     the domains' lines, per ReLU layer the neurons live in some domain)."""
@@ -145,14 +152,15 @@ def _rebound_layers(chain, scales, pre_lower, pre_upper, first: int, lo_b, hi_b,
                 eye = np.eye(idx.size)
                 rows = np.ascontiguousarray(np.broadcast_to(np.concatenate([eye, -eye]),
                                                             (B, 2 * idx.size, idx.size)))
-                value = backsub_early(restrict_chain(chain, j, keep, idx), j, rows,
-                                      take_columns(lines, keep),
-                                      take_columns(pre_lower[:j], keep),
-                                      take_columns(pre_upper[:j], keep), lo_b, hi_b,
-                                      deadline)
-                margin = ROUNDING_MARGIN * scales[j][idx] + TINY
-                l[:, idx] = np.maximum(l[:, idx], value[:, :idx.size] - margin)
-                u[:, idx] = np.minimum(u[:, idx], -value[:, idx.size:] + margin)
+                value, error = backsub_early(restrict_chain(chain, j, keep, idx), j, rows,
+                                             take_columns(lines, keep),
+                                             take_columns(pre_lower[:j], keep),
+                                             take_columns(pre_upper[:j], keep), lo_b, hi_b,
+                                             weights=scales.weights(j, keep, idx),
+                                             single=single, deadline=deadline)
+                margin = error + TINY
+                l[:, idx] = np.maximum(l[:, idx], value[:, :idx.size] - margin[:, :idx.size])
+                u[:, idx] = np.minimum(u[:, idx], -value[:, idx.size:] + margin[:, idx.size:])
         lines.append(batched_relu_lines(pre_lower[j], pre_upper[j]))
         keep.extend(live_neurons(lines[-1:]))
     return lines, keep

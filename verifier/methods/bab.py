@@ -10,16 +10,20 @@ the split constraints written in input space (:func:`~verifier.bounds.dual_ascen
 At a leaf (every ReLU fixed) the split LP is exact and solved by HiGHS (certified from its
 duals), which keeps the search complete.
 
-* Start: the tightest bounds of the case at the root (``ctx.tightened()``).
+* Start: the tightest bounds of the case at the root (``ctx.tightened()``); the open
+  disjuncts of a case are searched at once, sharing the time (:func:`bab_margins`).
 * Branch: the unstable ReLU whose triangle loses most in the bound (the intercept of its
   upper line times the magnitude of its coefficient in the bound; BaBSR's score).
-* Prune: a bound > 0 proves the sub-domain; an empty one (some ``l > u``) is proved too.
+* Prune: a bound > 0 proves the sub-domain; an empty one (some ``l > u``, or a split row
+  ``0 <= h < 0``) is proved too. A sub-domain keeps its parent's bound when its own is
+  lower.
 * Falsify: the minimising point of each bound is evaluated; a margin <= 0 is replayed.
 
 Soundness: every bound comes from one of the functions above (each lowered by its
-rounding margin; any slopes and multipliers are valid) or from a certified LP minimum
-plus the same margins; the engine returns the minimum over the pruned sub-domains, which
-bounds the margin on their union, the whole box.
+rounding margin, derived a posteriori from the rows the back-substitution carried:
+:class:`~verifier.bounds.rounding.RoundingScales`; any slopes and multipliers are valid)
+or from a certified LP minimum plus the same margins; the engine returns the minimum over
+the pruned sub-domains, which bounds the margin on their union, the whole box.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import scipy.sparse as sp
 
 from solvers import LinearModel
 from solvers.highs import HighsBackend, HighsOptions, SolveLimits
-from verifier.bounds.chain import affine_names, magnitude_scales, relu_chain
+from verifier.bounds.chain import affine_names, relu_chain, rounding_scales
 from verifier.bounds.dual_ascent import box_rows_dual_bound
 from verifier.bounds.optimized import optimized_output_bound
 from verifier.bounds.rounding import DIFFERENCE_ROUNDING, difference_lower
@@ -40,7 +44,7 @@ from verifier.errors import NetworkError
 from verifier.lp import certified_minimum
 from verifier.methods.branching.disjunct import Disjunct
 from verifier.methods.branching.domains import DomainBatch
-from verifier.methods.branching.engine import Bounded, EngineOptions, branch_and_bound
+from verifier.methods.branching.engine import Bounded, EngineOptions, Job, branch_and_bound_many
 from verifier.methods.context import CaseContext
 from verifier.methods.krelu import krelu_separation_margin, layer_cuts
 from verifier.methods.milp import milp_margin
@@ -76,8 +80,12 @@ def split_lp_bound(coef: np.ndarray, const: float, G: np.ndarray, h: np.ndarray,
                    lower: np.ndarray, upper: np.ndarray, time_limit: float):
     """Certified ``min const + coef @ x`` over the box and ``G x <= h``; (bound, x or None).
 
-    An infeasible LP (certified by its dual ray) gives ``+inf``: the sub-domain is empty.
+    An infeasible LP (certified by its dual ray) gives ``+inf``: the sub-domain is empty;
+    so does a row ``0 <= h`` with ``h < 0`` (a split the box's linear bound already
+    contradicts: the margin in ``h`` is added, so the row is infeasible in exact arithmetic).
     """
+    if np.any(np.all(G == 0.0, axis=1) & (h < 0)):
+        return np.inf, None
     keep = np.flatnonzero(np.any(G != 0.0, axis=1))
     model = LinearModel(c=coef, A=sp.csr_matrix(G[keep]), row_lower=np.full(keep.size, -np.inf),
                         row_upper=h[keep], col_lower=lower, col_upper=upper)
@@ -119,7 +127,8 @@ class ReluSplit:
         first = int(batch["first"].min()) if opts.rebound else self.relu_layers - 1
         value, on_relu, (const, coef), (G, h) = ctx.timed("bab_bounds", lambda: (
             split_domain_bounds(self.chain, case.lower, case.upper, self.scales, lo, hi, first,
-                                d.C, states=state, deadline=ctx.deadline)))
+                                d.C, states=state, single=opts.single_rebound,
+                                deadline=ctx.deadline)))
         bound_rows = difference_lower(value, d.c0)
         row = np.argmax(bound_rows, axis=1)
         D = row.size
@@ -127,6 +136,9 @@ class ReluSplit:
         empty = np.zeros(D, dtype=bool)
         for r in range(self.relu_layers):
             empty |= np.any(lo[r] > hi[r], axis=1)
+        # a split row 0 <= h < 0: the split contradicts the domain's bounds (h includes
+        # the rounding margin)
+        empty |= np.any(np.all(G == 0.0, axis=2) & (h < 0), axis=1)
         bound = np.where(empty, np.inf, bound)
         lin_coef = coef[np.arange(D), row]
         points = np.where(lin_coef > 0, case.lower, case.upper)
@@ -136,6 +148,9 @@ class ReluSplit:
         elif opts.dual_iterations > 0:
             self._dual_ascent(row, bound, points, lin_coef, const, G, h, level)
         self._leaf_lps(batch, row, bound, points, lin_coef, const, G, h, level)
+        # the parent's bound holds on the child too (a child's own bound can come out
+        # lower: other lines, slopes optimised from another start)
+        bound = np.maximum(bound, lower)
         return Bounded(bound, DomainBatch({"row": row, "points": points, "coef": coefs}))
 
     def _alpha_beta(self, batch, row, bound, points, level) -> None:
@@ -152,7 +167,8 @@ class ReluSplit:
             self.chain, case.lower, case.upper, self.scales, sub["lo"], sub["hi"],
             sub["state"], d.C[row[todo]],
             opts.alpha_beta_iterations if self.cuts is None else opts.cut_iterations,
-            start=start, deadline=ctx.deadline, cuts=self.cuts, lr_gamma=opts.cut_lr))
+            start=start, deadline=ctx.deadline, cuts=self.cuts, lr_gamma=opts.cut_lr,
+            done_above=level + d.c0[row[todo]] + 1e-9 * (1.0 + np.abs(d.c0[row[todo]]))))
         for name in ("alpha", "beta", "gamma"):
             for r in range(self.relu_layers):
                 batch[name][r][todo] = found[name][r]
@@ -234,57 +250,94 @@ class ReluSplit:
 
 
 def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:
-    """Branch and bound over ReLU splits (``VerifyOptions.bab``); networks that are not a
-    chain of affine + ReLU layers (with at least one ReLU layer) go to the MILP."""
+    """Branch and bound over ReLU splits (``VerifyOptions.bab``) of one disjunct; networks
+    that are not a chain of affine + ReLU layers (with at least one ReLU layer) go to the
+    MILP."""
+    found = bab_margins(ctx, [(A, b)])
+    return milp_margin(ctx, A, b) if found is None else found[0]
+
+
+def bab_margins(ctx: CaseContext, polys: list[tuple[np.ndarray, np.ndarray]]
+                ) -> list[MethodOutcome] | None:
+    """Branch and bound over ReLU splits of several disjuncts ``(A, b)`` of the case at
+    once: one search each from the same root, sharing the time
+    (:func:`~verifier.methods.branching.engine.branch_and_bound_many`: the weakest first,
+    every search moving). None when the network is not a chain of affine + ReLU layers
+    (the caller goes to the MILP)."""
     net, case = ctx.net, ctx.case
     try:
         chain = relu_chain(net)
     except NetworkError:
-        return milp_margin(ctx, A, b)
+        return None
     if len(chain) < 2:
-        return milp_margin(ctx, A, b)
+        return None
     names = affine_names(net)
     opts = ctx.options.bab
     root = ctx.refined(opts.refine_share)
     ctx.check_time()
+    outcomes: list = [None] * len(polys)
     cuts = None
     if opts.cuts:
         with ctx.lock:          # the case's k-ReLU state is shared by its disjuncts
-            proved, cuts = _root_cuts(ctx, A, b, opts.cut_share)
-        if proved is not None:
-            return proved
+            end = time.monotonic() + opts.cut_share * max(ctx.remaining(), 0.0)
+            for i, (A, b) in enumerate(polys):
+                share = (end - time.monotonic()) / (len(polys) - i)
+                outcomes[i], cuts = _root_cuts(ctx, A, b, time.monotonic() + max(share, 0.0))
     layers = range(len(chain) - 1)
-    scales = magnitude_scales(chain, case.lower, case.upper,
-                              [(root[names[r]].lower, root[names[r]].upper) for r in layers])
-    domain = DomainBatch({
-        "lo": [root[names[r]].lower[None, :].copy() for r in layers],
-        "hi": [root[names[r]].upper[None, :].copy() for r in layers],
-        "state": [np.zeros((1, root[names[r]].size), dtype=np.int8) for r in layers],
+    pre = [(root[names[r]].lower, root[names[r]].upper) for r in layers]
+    scales = rounding_scales(chain, case.lower, case.upper, pre)
+    jobs, which = [], []
+    for i, (A, b) in enumerate(polys):
+        if outcomes[i] is not None:
+            continue
+        stats: dict = {}
+        ctx.stats.setdefault("bab", []).append(stats)   # one entry per disjunct searched
+        disjunct = Disjunct.of(ctx, A, b)
+        jobs.append(Job(ReluSplit(ctx, chain, disjunct, scales, opts, stats, cuts),
+                        _root_domain(pre, cuts), disjunct, stats))
+        which.append(i)
+    engine = EngineOptions("bab", batch=opts.batch, max_open=_max_open(opts, jobs),
+                           selection="sorted", pgd_every=opts.pgd_every,
+                           pgd=ctx.options.falsify, optimum_tolerance=optimum_tolerance(ctx))
+    for i, result in zip(which, branch_and_bound_many(ctx, jobs, engine)):
+        outcomes[i] = search_outcome(result)
+    return outcomes
+
+
+def _max_open(opts: BabOptions, jobs: list) -> int | None:
+    """``opts.max_open``, or as many open sub-domains per search as ``opts.open_memory``
+    holds for all the searches (at least 1,000)."""
+    if opts.max_open is not None or not jobs:
+        return opts.max_open
+    root = jobs[0].root
+    per_domain = sum(sum(a.nbytes for a in v) if isinstance(v, list) else v.nbytes
+                     for v in root.fields.values()) / len(root)
+    return max(1000, int(opts.open_memory / (per_domain * len(jobs))))
+
+
+def _root_domain(pre: list, cuts: list | None) -> DomainBatch:
+    """The root sub-domain: the case's bounds, nothing split, no warm starts."""
+    layers = range(len(pre))
+    return DomainBatch({
+        "lo": [pre[r][0][None, :].copy() for r in layers],
+        "hi": [pre[r][1][None, :].copy() for r in layers],
+        "state": [np.zeros((1, pre[r][0].size), dtype=np.int8) for r in layers],
         # warm starts of the alpha-beta bound, inherited by children (float32: half the
         # memory; any value is sound)
-        "alpha": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
-        "beta": [np.full((1, root[names[r]].size), np.nan, dtype=np.float32) for r in layers],
+        "alpha": [np.full((1, pre[r][0].size), np.nan, dtype=np.float32) for r in layers],
+        "beta": [np.full((1, pre[r][0].size), np.nan, dtype=np.float32) for r in layers],
         "gamma": [np.full((1, 0 if cuts is None or cuts[r] is None else cuts[r].count), np.nan,
                           dtype=np.float32) for r in layers],
         "first": np.array([-1])})
-    stats: dict = {}
-    ctx.stats.setdefault("bab", []).append(stats)   # one entry per disjunct
-    disjunct = Disjunct.of(ctx, A, b)
-    search = ReluSplit(ctx, chain, disjunct, scales, opts, stats, cuts)
-    engine = EngineOptions("bab", batch=opts.batch, max_open=opts.max_open, selection="sorted",
-                           pgd_every=opts.pgd_every, pgd=ctx.options.falsify,
-                           optimum_tolerance=optimum_tolerance(ctx))
-    return search_outcome(branch_and_bound(ctx, search, domain, disjunct, engine, stats))
 
 
-def _root_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, share: float):
+def _root_cuts(ctx: CaseContext, A: np.ndarray, b: np.ndarray, deadline: float):
     """The root's k-ReLU cuts for the sub-domains (MN-BaB): the disjunct's separation LP
-    runs for at most ``share`` of the remaining time and adds its cuts to the case's pool.
-    Returns (the LP's outcome when it already proves the disjunct, else None; the pooled
-    cuts per ReLU layer)."""
-    deadline = time.monotonic() + share * max(ctx.remaining(), 0.0)
+    runs until ``deadline`` at most and adds its cuts to the case's pool. Returns (the
+    LP's outcome when it already proves the disjunct, else None; the pooled cuts per ReLU
+    layer)."""
     outcome = krelu_separation_margin(ctx, A, b, deadline=deadline)
     ctx.check_time()
     if outcome.bound > 0 and not ctx.options.full_solve:
-        return MethodOutcome(outcome.bound, bracket=(outcome.bound, np.inf)), None
+        return MethodOutcome(outcome.bound, bracket=(outcome.bound, np.inf)), layer_cuts(ctx)
     return None, layer_cuts(ctx)

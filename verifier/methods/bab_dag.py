@@ -82,6 +82,7 @@ class DagReluSplit:
                  for r, p in zip(self.relus, self.pres)}
         self.scales = node_scales(net, self.root, lines)
         self.neurons = sum(self.root[p].size for p in self.pres)
+        self.seconds_per_domain: float | None = None
         stats.setdefault("lps", 0)
 
     def root_domain(self) -> DomainBatch:
@@ -91,10 +92,15 @@ class DagReluSplit:
             "state": [np.zeros((1, self.root[p].size), dtype=np.int8) for p in self.pres]})
 
     def batch_size(self, default: int, remaining: float) -> int:
-        return default
+        """``default``, fewer where one step would take more than a tenth of the time
+        left (a wide convolutional graph takes seconds per sub-domain)."""
+        if self.seconds_per_domain is None:
+            return 1
+        fits = int(0.1 * max(remaining, 0.0) / max(self.seconds_per_domain, 1e-9))
+        return max(1, min(default, fits))
 
     def note_cost(self, seconds_per_domain: float) -> None:
-        pass
+        self.seconds_per_domain = seconds_per_domain
 
     def bound(self, batch: DomainBatch, lower: np.ndarray, level: float = 0.0) -> Bounded:
         """Batched DAG DeepPoly on every sub-domain, the exact LP at leaves."""

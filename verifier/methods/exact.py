@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.methods.bab import bab_margins
 from verifier.methods.bab_dag import bab_any_margin
 from verifier.methods.context import CaseContext
 from verifier.methods.outcome import MethodOutcome
@@ -24,3 +25,13 @@ def exact_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcom
     if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION:
         return split_any_margin(ctx, A, b)
     return bab_any_margin(ctx, A, b)
+
+
+def exact_margins(ctx: CaseContext, polys: list[tuple[np.ndarray, np.ndarray]]
+                  ) -> list[MethodOutcome] | None:
+    """Several disjuncts of the case at once (:func:`~verifier.methods.bab.bab_margins`)
+    when ``exact`` would branch on ReLUs of a chain; None otherwise (the caller takes them
+    one by one with :func:`exact_margin`)."""
+    if free_inputs(ctx.case.lower, ctx.case.upper) <= LOW_DIMENSION:
+        return None
+    return bab_margins(ctx, polys)

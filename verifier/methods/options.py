@@ -66,8 +66,11 @@ class BabOptions:
 
     Attributes:
         batch: sub-domains bounded per step.
-        max_open: give up (answer ``unknown`` with the bracket) beyond this many open
-            sub-domains.
+        max_open: a search gives up (answers ``unknown`` with the bracket) beyond this many
+            open sub-domains; None: as many as ``open_memory`` holds.
+        open_memory: bytes the open sub-domains of a case's searches may take in all
+            (their bounds, split states and warm starts; the queue may hold up to twice
+            that in spare room), when ``max_open`` is None.
         rebound: recompute the later layers' bounds through the fixed ReLUs (False: keep
             the root's intermediate bounds, as beta-CROWN does).
         alpha_beta_iterations: projected gradient steps on the slopes and split
@@ -87,10 +90,13 @@ class BabOptions:
         refine_share: the share of the remaining time the root's MILP refinement of
             intermediate bounds may use (``TightenOptions.milp_layers`` layers, each MILP
             within ``milp_time_limit``; once per case); 0: the tightened bounds as they are.
+        single_rebound: re-bound the later layers with the step to the input in float32
+            (its rounding error bounded and subtracted; the output bound stays float64).
     """
 
-    batch: int = 32
-    max_open: int = 20000
+    batch: int = 64
+    max_open: int | None = None
+    open_memory: float = 2e9
     rebound: bool = True
     alpha_beta_iterations: int = 20
     dual_iterations: int = 60
@@ -101,9 +107,11 @@ class BabOptions:
     cut_iterations: int = 50
     cut_lr: float = 0.05
     refine_share: float = 0.0
+    single_rebound: bool = True
 
     def __post_init__(self):
-        if self.batch < 1 or self.max_open < 1 or self.pgd_every < 1:
+        if self.batch < 1 or (self.max_open is not None and self.max_open < 1) \
+                or self.pgd_every < 1:
             raise OptionError("bab batch, max_open and pgd_every must be >= 1")
         for name in ("cut_share", "refine_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:

@@ -15,9 +15,10 @@ from typing import Callable
 
 from verifier.catalog import METHOD_NAMES, METHOD_SUMMARIES
 from verifier.methods.alpha import alpha_margin
+from verifier.methods.bab import bab_margins
 from verifier.methods.bab_dag import bab_any_margin
 from verifier.methods.deeppoly import deeppoly_margin
-from verifier.methods.exact import exact_margin
+from verifier.methods.exact import exact_margin, exact_margins
 from verifier.methods.interval import interval_margin
 from verifier.methods.krelu import krelu_margin
 from verifier.methods.milp import milp_margin
@@ -27,14 +28,17 @@ from verifier.methods.triangle import triangle_margin
 
 @dataclass(frozen=True)
 class Method:
-    """A bound method: its function, whether it is complete, and whether it is a branch
-    and bound whose searches share a worker pool (the pipeline then runs the open
-    disjuncts' searches at once). Its one line of help is
+    """A bound method: its function, whether it is complete, whether it is a branch and
+    bound whose searches share a worker pool (the pipeline then runs the open disjuncts'
+    searches at once), and optionally its function of several disjuncts of a case at once,
+    ``(ctx, [(A, b)]) -> [MethodOutcome]`` or None where it does not apply (one search
+    sharing the time between them). Its one line of help is
     ``verifier.catalog.METHOD_SUMMARIES[name]``."""
 
     margin: Callable
     complete: bool
     searches: bool = False
+    many: Callable | None = None
 
 
 METHODS: dict[str, Method] = {
@@ -45,8 +49,8 @@ METHODS: dict[str, Method] = {
     "krelu": Method(krelu_margin, False),
     "milp": Method(milp_margin, True),
     "split": Method(split_any_margin, True, searches=True),
-    "bab": Method(bab_any_margin, True, searches=True),
-    "exact": Method(exact_margin, True, searches=True),
+    "bab": Method(bab_any_margin, True, searches=True, many=bab_margins),
+    "exact": Method(exact_margin, True, searches=True, many=exact_margins),
 }
 
 __all__ = ["Method", "METHODS", "METHOD_NAMES", "METHOD_SUMMARIES"]

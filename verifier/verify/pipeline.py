@@ -154,8 +154,13 @@ def _run_method(name: str, net, prop, contexts, result: Result, onnx_path, say
     if not open_:
         return None
     say(f"{name}: {len(open_)} open disjunct(s)")
+    method = METHODS[name]
+    if method.many is not None:
+        open_, witness = _run_many(method, name, net, prop, contexts, open_, onnx_path)
+        if witness is not None or not open_:
+            return witness
     pool = contexts[0].executor
-    if METHODS[name].searches and uses_pool(pool) and len(open_) > 1:
+    if method.searches and uses_pool(pool) and len(open_) > 1:
         return _run_searches_at_once(name, net, prop, contexts, open_, onnx_path, pool.workers)
     for outcome in open_:
         ctx = contexts[outcome.case]
@@ -173,6 +178,41 @@ def _run_method(name: str, net, prop, contexts, result: Result, onnx_path, say
             if witness is not None:
                 return witness
     return None
+
+
+def _run_many(method, name: str, net, prop, contexts, open_: list, onnx_path
+              ) -> tuple[list, Witness | None]:
+    """The open disjuncts of each case bounded at once by ``method.many`` (one search
+    sharing the time between them); every outcome is recorded before a replayed witness
+    is returned or a time-out raised. Returns (the disjuncts of the cases ``many`` does
+    not apply to, for the one-by-one loop; the first replayed witness or None).
+
+    Raises:
+        TimeLimitReached: no witness, and some disjunct's search ran out of time.
+    """
+    left, timed_out = [], False
+    for k in sorted({o.case for o in open_}):
+        group = [o for o in open_ if o.case == k]
+        ctx = contexts[k]
+        ctx.check_time()
+        polys = [prop.cases[k].disjuncts[o.disjunct] for o in group]
+        found = method.many(ctx, [(poly.A, poly.b) for poly in polys])
+        if found is None:
+            left.extend(group)
+            continue
+        for outcome, f in zip(group, found):
+            _record(outcome, name, f)
+            if f.bound > 0 and not f.timed_out:
+                outcome.status = "proved"
+        for f in found:
+            if f.bound <= 0 and f.candidate is not None:
+                witness = replay(net, prop, f.candidate, k, onnx_path)
+                if witness is not None:
+                    return [], witness
+        timed_out |= any(f.timed_out for f in found)
+    if timed_out:
+        raise TimeLimitReached(f"{name} ran out of time")
+    return left, None
 
 
 def _run_searches_at_once(name: str, net, prop, contexts, open_: list, onnx_path,

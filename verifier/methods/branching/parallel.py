@@ -27,10 +27,9 @@ from collections import Counter
 import numpy as np
 
 from solvers import SolverFailure
-from verifier.methods.branching.disjunct import Disjunct
 from verifier.methods.branching.domains import DomainBatch, OpenDomains
-from verifier.methods.branching.protocol import (EngineOptions, LiveStatus, Search,
-                                                 SearchResult, status_line)
+from verifier.methods.branching.protocol import (Chooser, EngineOptions, Job, LiveStatus,
+                                                 Search, SearchResult, status_line)
 from verifier.methods.branching.step import StepOutcome, end_flags, expand, finished
 from verifier.methods.branching.workers import WorkerPool, resolve, worker_name
 from verifier.methods.context import CaseContext
@@ -73,28 +72,35 @@ def run_step(handle, batch: DomainBatch, lower: np.ndarray, best: tuple,
 
 
 class _Books:
-    """The coordinator's books: the queue, the batches out, the global bound and best
-    point, and the counts per worker."""
+    """The coordinator's books of one search: the queue, the batches out, the global bound
+    and best point, and the counts per worker."""
 
-    def __init__(self, root: DomainBatch, options: EngineOptions, stats: dict):
-        self.queue = OpenDomains(root, selection=options.selection)
+    def __init__(self, job: Job, handle, options: EngineOptions):
+        self.job, self.handle = job, handle
+        self.queue = OpenDomains(job.root, selection=options.selection)
         self.out: dict = {}             # future -> (batch, lower)
         self.proved_min = np.inf
         self.best = (None, np.inf)
         self.per_worker: Counter = Counter()
         self.lost = 0
-        self.stats = stats
+        self.stats = job.stats
+        self.submitted = 0
+        self.result: SearchResult | None = None
+        self.stats.update(domains=0, steps=0, open=len(self.queue))
 
     def open_lower(self) -> float:
         """A sound lower bound over every domain not pruned yet."""
         outs = [float(lower.min()) for _, lower in self.out.values()]
         return min([self.queue.min_lower()] + outs)
 
+    def lower(self) -> float:
+        return float(min(self.open_lower(), self.proved_min))
+
     def open_count(self) -> int:
         return len(self.queue) + sum(len(batch) for batch, _ in self.out.values())
 
-    def merge(self, ctx: CaseContext, search: Search, batch: DomainBatch,
-              out: StepOutcome, worker: str) -> None:
+    def merge(self, ctx: CaseContext, batch: DomainBatch, out: StepOutcome,
+              worker: str) -> None:
         """Add a step's outcome (counters, timings, bound, best point, children)."""
         stats = self.stats
         stats["steps"] += 1
@@ -104,7 +110,7 @@ class _Books:
             stats[key] = stats.get(key, 0) + value
         for key, value in out.timings.items():
             ctx.add_time(key, value)
-        search.note_cost(out.stats.get("seconds_bound", 0.0) / len(batch))
+        self.job.search.note_cost(out.stats.get("seconds_bound", 0.0) / len(batch))
         self.proved_min = min(self.proved_min, out.proved_min)
         if out.best[1] < self.best[1]:
             self.best = out.best
@@ -122,76 +128,127 @@ class _Books:
         pool.recover(future)
         self.queue.push(batch, lower, lower)
 
-
-def parallel_branch_and_bound(ctx: CaseContext, search: Search, root: DomainBatch,
-                              disjunct: Disjunct, options: EngineOptions,
-                              stats: dict) -> SearchResult:
-    """:func:`~verifier.methods.branching.engine.branch_and_bound` with the steps run by
-    the workers of ``ctx.executor`` (a :class:`WorkerPool`). ``stats`` gets the same
-    entries, plus ``workers``, ``requeued`` (domains of lost steps put back) and
-    ``per_worker`` (domains bounded by each worker)."""
-    pool: WorkerPool = ctx.executor
-    handle = pool.prepare((portable_search(search), disjunct, options))
-    try:
-        return _coordinate(ctx, pool, handle, search, root, disjunct, options, stats)
-    finally:
-        pool.release(handle)
-
-
-def _coordinate(ctx, pool, handle, search, root, disjunct, options, stats) -> SearchResult:
-    books = _Books(root, options, stats)
-    started = time.perf_counter()
-    live = LiveStatus(ctx.live)
-    submitted = 0
-    stats.update(domains=0, steps=0, open=len(books.queue), workers=pool.workers)
-
-    def end(lower: float, **flags) -> SearchResult:
-        for future in books.out:
+    def end(self, lower: float, started: float, **flags) -> SearchResult:
+        """Close the search's books (its batches out are cancelled) with a result."""
+        for future in self.out:
             future.cancel()
-        stats["open"] = books.open_count()
+        stats = self.stats
+        stats["open"] = self.open_count()
         stats["seconds"] = time.perf_counter() - started
         stats["domains_per_second"] = stats["domains"] / max(stats["seconds"], 1e-9)
-        stats["per_worker"] = dict(books.per_worker)
-        return SearchResult(float(min(lower, books.proved_min)), books.best[0],
-                            books.best[1], **flags)
+        stats["per_worker"] = dict(self.per_worker)
+        self.out = {}
+        self.result = SearchResult(float(min(lower, self.proved_min)), self.best[0],
+                                   self.best[1], **flags)
+        return self.result
 
+
+def parallel_branch_and_bound(ctx: CaseContext, jobs: list[Job], options: EngineOptions
+                              ) -> list[SearchResult]:
+    """:func:`~verifier.methods.branching.engine.branch_and_bound_many` with the steps run
+    by the workers of ``ctx.executor`` (a :class:`WorkerPool`): the searches share the
+    workers, each batch taken from the search :class:`Chooser` picks. Each ``stats`` gets
+    the same entries as in the serial engine, plus ``workers``, ``requeued`` (domains of
+    lost steps put back) and ``per_worker`` (domains bounded by each worker)."""
+    pool: WorkerPool = ctx.executor
+    handles = [pool.prepare((portable_search(job.search), job.disjunct, options))
+               for job in jobs]
+    try:
+        books = [_Books(job, handle, options) for job, handle in zip(jobs, handles)]
+        for b in books:
+            b.stats["workers"] = pool.workers
+        _coordinate(ctx, pool, books, options)
+        return [b.result for b in books]
+    finally:
+        for handle in handles:
+            pool.release(handle)
+
+
+def _coordinate(ctx, pool, books: list[_Books], options: EngineOptions) -> None:
+    """Keep ``workers + 1`` batches out, from the searches :class:`Chooser` picks, until
+    every search has its result (``books[i].result``)."""
+    started = time.perf_counter()
+    live = LiveStatus(ctx.live)
+    chooser = Chooser()
+    owner: dict = {}                    # future -> the books it belongs to
     while True:
+        open_ = [b for b in books if b.result is None]
+        if not open_:
+            return
         if ctx.remaining() <= 0:
-            return end(books.open_lower(), timed_out=True)
-        while len(books.queue) and len(books.out) <= pool.workers:
-            if options.max_open is not None and books.open_count() > options.max_open:
-                return end(books.open_lower())
-            batch, lower = books.queue.pop(search.batch_size(options.batch, ctx.remaining()))
-            run_pgd = submitted % options.pgd_every == 0
-            submitted += 1
-            future = pool.submit(run_step, handle, batch, lower, books.best,
-                                 time.time() + ctx.remaining(), run_pgd)
-            books.out[future] = (batch, lower)
-        if not books.out:
-            return finished(end(np.inf, finished=True), options, books.best)
-        for future in pool.wait(list(books.out), timeout=max(min(ctx.remaining(), 1.0), 0.0)):
-            batch, lower = books.out.pop(future)
+            for b in open_:
+                b.end(b.open_lower(), started, timed_out=True)
+            return
+        _submit(ctx, pool, open_, options, chooser, owner, started)
+        if not any(b.out for b in open_):
+            continue
+        futures = [f for b in open_ for f in b.out]
+        for future in pool.wait(futures, timeout=max(min(ctx.remaining(), 1.0), 0.0)):
+            b = owner.pop(future)
+            if b.result is not None or future not in b.out:
+                continue
+            batch, lower = b.out.pop(future)
             try:
                 out, worker = future.result()
             except Exception as exc:  # noqa: BLE001 - only a lost worker is requeued
                 if not pool.lost(exc):
                     raise
-                books.requeue(pool, future, batch, lower)
+                b.requeue(pool, future, batch, lower)
                 continue
-            books.merge(ctx, search, batch, out, worker)
+            b.merge(ctx, batch, out, worker)
             if out.status != "open":
-                return end(min(books.open_lower(), out.open_lower), **end_flags(out, stats))
-        stats["open"] = books.open_count()
+                b.end(min(b.open_lower(), out.open_lower), started,
+                      **end_flags(out, b.stats))
+                if out.status == "witness":
+                    for other in books:
+                        if other.result is None:
+                            other.end(other.open_lower(), started)
+                    return
+            elif not b.open_count():
+                finished(b.end(np.inf, started, finished=True), options, b.best)
+        for b in open_:
+            b.stats["open"] = b.open_count()
         if live.due():
-            _show(ctx, options, stats, books, started)
+            _show(ctx, options, books, started)
 
 
-def _show(ctx: CaseContext, options: EngineOptions, stats: dict, books: _Books,
+def _submit(ctx, pool, open_: list[_Books], options, chooser: Chooser, owner: dict,
+            started: float) -> None:
+    """Submit batches while fewer than ``workers + 1`` are out; a search past
+    ``max_open`` ends (unfinished), one with nothing queued or out is finished."""
+    while sum(len(b.out) for b in open_) <= pool.workers:
+        ready = [b for b in open_ if b.result is None and len(b.queue)]
+        for b in ready:
+            if options.max_open is not None and b.open_count() > options.max_open:
+                b.end(b.open_lower(), started)
+        ready = [b for b in ready if b.result is None]
+        for b in open_:
+            if b.result is None and not b.open_count():
+                finished(b.end(np.inf, started, finished=True), options, b.best)
+        if not ready:
+            return
+        b = ready[chooser.pick([x.lower() for x in ready], [x.stats["domains"] for x in ready])]
+        batch, lower = b.queue.pop(b.job.search.batch_size(options.batch, ctx.remaining()))
+        run_pgd = b.submitted % options.pgd_every == 0
+        b.submitted += 1
+        future = pool.submit(run_step, b.handle, batch, lower, b.best,
+                             time.time() + ctx.remaining(), run_pgd)
+        b.out[future] = (batch, lower)
+        owner[future] = b
+
+
+def _show(ctx: CaseContext, options: EngineOptions, books: list[_Books],
           started: float) -> None:
     """The live line: domains, open, proved, rates overall and per worker."""
     seconds = time.perf_counter() - started
-    rates = ", ".join(f"{n / max(seconds, 1e-9):.0f}" for _, n in sorted(books.per_worker.items()))
-    extra = f" [{rates}/s per worker], {stats.get('proved', 0)} proved"
-    ctx.live(status_line(options.name, stats, seconds, books.open_count(),
-                         min(books.open_lower(), books.proved_min), books.best[1],
+    per_worker: Counter = Counter()
+    for b in books:
+        per_worker.update(b.per_worker)
+    rates = ", ".join(f"{n / max(seconds, 1e-9):.0f}" for _, n in sorted(per_worker.items()))
+    open_ = [b for b in books if b.result is None] or books
+    extra = (f" [{rates}/s per worker], {sum(b.stats.get('proved', 0) for b in books)} proved"
+             + (f", {len(open_)} of {len(books)} searches open" if len(books) > 1 else ""))
+    total = {"domains": sum(b.stats["domains"] for b in books)}
+    ctx.live(status_line(options.name, total, seconds, sum(b.open_count() for b in open_),
+                         min(b.lower() for b in open_), min(b.best[1] for b in books),
                          ctx.remaining(), extra))

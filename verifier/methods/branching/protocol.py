@@ -71,6 +71,38 @@ class Search(Protocol):
         when some domain cannot be split any further."""
 
 
+@dataclass
+class Job:
+    """One search of a run of several (:func:`~verifier.methods.branching.engine.
+    branch_and_bound_many`): what it searches, from which root domains, for which
+    disjunct, and the dict its counters go to."""
+
+    search: Search
+    root: DomainBatch
+    disjunct: Any
+    stats: dict
+
+
+#: every this many picks, :class:`Chooser` takes the search that bounded fewest domains
+FAIR_EVERY = 4
+
+
+class Chooser:
+    """Which of several searches of a case steps next: the one with the lowest bound
+    (the weakest: the case is decided only when it is), except every ``FAIR_EVERY``-th
+    pick, which goes to the one that bounded fewest domains (every search moves)."""
+
+    def __init__(self):
+        self.picks = 0
+
+    def pick(self, lowers: list[float], bounded: list[int]) -> int:
+        """Index (into the lists) of the search to step next."""
+        self.picks += 1
+        if self.picks % FAIR_EVERY == 0:
+            return int(np.argmin(bounded))
+        return int(np.argmin(lowers))
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """Batch size, queue limit, selection rule and counterexample search of a search.
