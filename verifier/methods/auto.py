@@ -3,7 +3,9 @@
 ``auto`` is a plan, not a bound: the pipeline runs each method of the plan on every open
 disjunct before the next one, so a disjunct the cheap bounds prove never reaches the
 costly step. When the exact step is a branch and bound (few free inputs, or a sequential
-network), its root bound is as strong as the triangle LP, which is then left out.
+network), its root bound is as strong as the triangle LP, which is then left out; on
+other graphs ``bab`` runs the triangle LP itself where it is cheap (small graphs) and
+the optimised slopes (``alpha``) go first.
 """
 
 from __future__ import annotations
@@ -26,4 +28,4 @@ def auto_plan(net: Network, prop: Property) -> list[str]:
         return ["interval", "deeppoly", "alpha", "triangle", "milp"]
     if few_free_inputs(prop) or net.is_sequential():
         return ["interval", "deeppoly", "exact"]
-    return ["interval", "deeppoly", "alpha", "triangle", "exact"]
+    return ["interval", "deeppoly", "alpha", "exact"]
