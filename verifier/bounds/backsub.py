@@ -148,16 +148,17 @@ def backsub_early(chain, j, M, lines, pre_lower, pre_upper, lower, upper,
     :class:`TimeLimitReached` is raised between layers.
 
     ``single``: the step to the input by :func:`input_minimum_single` (float32), whose error
-    bound is added. (All of it in float32, with the error bound of float32, bounded 1.5x
-    as many sub-domains per second but grew the trees by 7-18 %: see bench/README.md.)
+    bound is added (float64 where float32 overflows). All of it in float32, with the error
+    bound of float32, was tried and not kept: more sub-domains per second, larger trees.
     """
     W0, b0, _ = chain[0]
     out = backsub_linear(chain, j, M, lines, stops=(pre_lower, pre_upper), to_input=False,
                          weights=weights, deadline=deadline)
     if single:
         value, extra = input_minimum_single(out.coef, W0, b0, lower, upper)
-        error = extra if out.error is None else out.error + extra
-        return np.maximum(out.early, out.const + value), error
+        if np.all(np.isfinite(value)) and np.all(np.isfinite(extra)):   # no float32 overflow
+            error = extra if out.error is None else out.error + extra
+            return np.maximum(out.early, out.const + value), error
     return np.maximum(out.early, out.const + input_minimum(out.coef, W0, b0, lower, upper)), \
         out.error
 
