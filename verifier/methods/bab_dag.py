@@ -103,7 +103,9 @@ class DagReluSplit:
         self.seconds_per_domain = seconds_per_domain
 
     def bound(self, batch: DomainBatch, lower: np.ndarray, level: float = 0.0) -> Bounded:
-        """Batched DAG DeepPoly on every sub-domain, the exact LP at leaves."""
+        """Batched DAG DeepPoly on every sub-domain (never below its parent's bound); the
+        triangle LP where that leaves it open, at leaves (exact there) or on every
+        sub-domain of a graph of at most ``LP_EVERY_DOMAIN`` ReLUs."""
         ctx, d, case, net = self.ctx, self.disjunct, self.ctx.case, self.ctx.net
         D = len(batch)
         found = ctx.timed("bab_bounds", lambda: dag_box_bounds(
