@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--radius", default="0.02,0.05")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per solve")
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--decide", action="store_true", help="also the split vs MILP table")
+    p.add_argument("--decide", action="store_true", help="also the split vs bab vs MILP table")
     p.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared" / "benchmarks")
     args = p.parse_args(argv)
 
@@ -132,17 +132,17 @@ def main(argv=None) -> int:
 
 
 def decision_table(decided: list, timeout: float) -> None:
-    """Print ``split`` vs ``milp`` on ``|f - g| >= 1.25 E`` and ``>= 0.75 E`` for each pair."""
+    """Print ``split`` vs ``bab`` vs ``milp`` on ``|f - g| >= 1.25 E`` and ``>= 0.75 E`` for each pair."""
     from verifier.spec.query_builders import output_difference_query
     from verifier.verify.query import verify_query
 
-    print("\n| pair | delta | expected | split | milp |")
-    print("|---|---:|---|---|---|")
+    print("\n| pair | delta | expected | split | bab | milp |")
+    print("|---|---:|---|---|---|---|")
     for name, src, pruned, (lo, hi), exact in decided:
         for factor, expected in ((1.25, "unsat"), (0.75, "sat")):
             query = output_difference_query((1, 1, 1, 5), (1, 5), lo, hi, delta=factor * exact)
             cells = []
-            for method in ("split", "milp"):
+            for method in ("split", "bab", "milp"):
                 start = time.monotonic()
                 result = verify_query(query, {"f": str(src), "g": str(pruned)},
                                       method=method, timeout=timeout)

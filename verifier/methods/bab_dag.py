@@ -44,9 +44,9 @@ from verifier.methods.split import PGD_STARTS, optimum_tolerance, search_outcome
 from verifier.relaxations import triangle
 
 #: graphs with at most this many ReLUs get the triangle LP over every sub-domain that
-#: DeepPoly leaves open (it has the split signs as column bounds: much tighter, a few ms),
-#: larger ones only at leaves
-LP_EVERY_DOMAIN = 400
+#: DeepPoly leaves open (it has the split signs as column bounds: much tighter, milliseconds
+#: on such graphs), larger ones only at leaves (bench/README.md, "Pruned pairs")
+LP_EVERY_DOMAIN = 2000
 
 __all__ = ["DagReluSplit", "bab_any_margin", "dag_bab_margin"]
 
