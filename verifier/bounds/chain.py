@@ -79,24 +79,31 @@ def magnitude_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray,
     tightened bounds can be orders of magnitude smaller (see bench/README.md).
     """
     R = np.maximum(np.abs(root_lower), np.abs(root_upper))
-    lo, hi = root_lower, root_upper
     scales = []
     T = None
     Z_prev = None
     mask = None
+    for W, b, _, lo, hi in root_pre_activations(chain, root_lower, root_upper, pre_bounds):
+        T = np.abs(b) + np.abs(W) @ (R if T is None else mask * (2.0 * Z_prev + T))
+        Z_prev = np.maximum(np.abs(lo), np.abs(hi)) * (1 + 1e-6) + 1e-30
+        mask = (hi > 0).astype(np.float64)
+        scales.append(T * (1 + 1e-6))
+    return scales
+
+
+def root_pre_activations(chain, root_lower: np.ndarray, root_upper: np.ndarray,
+                         pre_bounds: list[tuple[np.ndarray, np.ndarray]] | None = None):
+    """Per layer ``(W, b, relu_after, lo, hi)``: the interval bounds of the layer's output
+    before its ReLU on the root box, intersected per ReLU layer with ``pre_bounds``."""
+    lo, hi = root_lower, root_upper
     for j, (W, b, relu_after) in enumerate(chain):
-        absW = np.abs(W)
-        T = np.abs(b) + absW @ (R if T is None else mask * (2.0 * Z_prev + T))
         Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
         lo, hi = Wp @ lo + Wn @ hi + b, Wp @ hi + Wn @ lo + b
         if pre_bounds is not None and relu_after and j < len(pre_bounds):
             lo = np.maximum(lo, pre_bounds[j][0])
             hi = np.minimum(hi, pre_bounds[j][1])
-        Z_prev = np.maximum(np.abs(lo), np.abs(hi)) * (1 + 1e-6) + 1e-30
-        mask = (hi > 0).astype(np.float64)
+        yield W, b, relu_after, lo, hi
         lo, hi = (np.maximum(lo, 0), np.maximum(hi, 0)) if relu_after else (lo, hi)
-        scales.append(T * (1 + 1e-6))
-    return scales
 
 
 def rounding_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray,
@@ -111,19 +118,13 @@ def rounding_scales(chain, root_lower: np.ndarray, root_upper: np.ndarray,
     lo, hi = np.asarray(root_lower, dtype=np.float64), np.asarray(root_upper, dtype=np.float64)
     Y = np.maximum(np.abs(lo), np.abs(hi))
     zs, ys, ps, qs = [], [], [], []
-    for j, (W, b, relu_after) in enumerate(chain):
-        Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
-        lo, hi = Wp @ lo + Wn @ hi + b, Wp @ hi + Wn @ lo + b
-        if pre_bounds is not None and relu_after and j < len(pre_bounds):
-            lo = np.maximum(lo, pre_bounds[j][0])
-            hi = np.minimum(hi, pre_bounds[j][1])
+    for W, b, relu_after, lo, hi in root_pre_activations(chain, lo, hi, pre_bounds):
         Z = np.maximum(np.abs(lo), np.abs(hi)) * (1 + 1e-6) + 1e-30
         p = (np.abs(W) @ Y + np.abs(b)) * (1 + 1e-6) + Z
         zs.append(Z)
         ys.append(Y)
         ps.append(p)
         if relu_after:
-            lo, hi = np.maximum(lo, 0), np.maximum(hi, 0)
             Y = np.maximum(hi, 0) * (1 + 1e-6) + 1e-30
             qs.append(Y + 2.0 * Z + p)
     return RoundingScales(zs, ys, ps, qs, backsub_relative(chain))

@@ -218,35 +218,49 @@ class ReluSplit:
 
     def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
         """Each open domain's minimiser of its bound (LP optimum or box corner)."""
-        points = data["points"]
-        margins = self.disjunct.margins(self.ctx.net, points)
-        k = int(np.argmin(margins))
-        return points[k], float(margins[k]), points[np.argsort(margins)[:PGD_STARTS]]
+        return best_points(self.ctx.net, self.disjunct, data["points"])
 
     def branch(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
-        """Split every open domain on its best-scoring unstable ReLU; children
-        ``[active; inactive]``; None when some domain has no unstable ReLU left."""
-        lo, hi, state = batch["lo"], batch["hi"], batch["state"]
-        scores = branch_scores(data["coef"], lo, hi)
-        flat = np.concatenate(scores, axis=1)
-        choice = np.argmax(flat, axis=1)
-        if not np.all(flat[np.arange(choice.size), choice] >= 0):
-            return None
-        sizes = np.cumsum([0] + [sc.shape[1] for sc in scores])
-        layer = np.searchsorted(sizes, choice, side="right") - 1
-        neuron = choice - sizes[layer]
-        active_lo, inactive_hi = [x.copy() for x in lo], [x.copy() for x in hi]
-        active_state, inactive_state = [x.copy() for x in state], [x.copy() for x in state]
-        for r in range(self.relu_layers):
-            sel = np.flatnonzero(layer == r)
-            active_lo[r][sel, neuron[sel]] = 0.0
-            inactive_hi[r][sel, neuron[sel]] = 0.0
-            active_state[r][sel, neuron[sel]] = 1
-            inactive_state[r][sel, neuron[sel]] = -1
-        active = batch.replace(lo=active_lo, state=active_state, first=layer)
-        inactive = batch.replace(hi=inactive_hi, state=inactive_state, first=layer)
-        return (DomainBatch.concat([active, inactive]), np.concatenate([lower, lower]),
-                np.concatenate([lower, lower]))
+        """:func:`split_best_relu`; children re-bound from the split's layer on."""
+        return split_best_relu(batch, lower, data["coef"], layer_field="first")
+
+
+def best_points(net, disjunct: Disjunct, points: np.ndarray):
+    """The candidates of a ReLU-split search from each open domain's minimising point
+    ``points`` (D, n_in): (the best point, its margin, the starts of a gradient search)."""
+    margins = disjunct.margins(net, points)
+    k = int(np.argmin(margins))
+    return points[k], float(margins[k]), points[np.argsort(margins)[:PGD_STARTS]]
+
+
+def split_best_relu(batch: DomainBatch, lower: np.ndarray, coef: list[np.ndarray],
+                    layer_field: str | None = None):
+    """Split every domain of ``batch`` (fields ``lo``, ``hi``, ``state``: lists per ReLU
+    layer) on its best-scoring unstable ReLU (:func:`branch_scores` of ``coef``): children
+    ``[active; inactive]`` with the parents' bounds ``lower`` as bounds and priorities;
+    ``layer_field`` gets the split's layer. None when some domain has no unstable ReLU."""
+    lo, hi, state = batch["lo"], batch["hi"], batch["state"]
+    scores = branch_scores(coef, lo, hi)
+    flat = np.concatenate(scores, axis=1)
+    choice = np.argmax(flat, axis=1)
+    if not np.all(flat[np.arange(choice.size), choice] >= 0):
+        return None
+    sizes = np.cumsum([0] + [sc.shape[1] for sc in scores])
+    layer = np.searchsorted(sizes, choice, side="right") - 1
+    neuron = choice - sizes[layer]
+    active_lo, inactive_hi = [x.copy() for x in lo], [x.copy() for x in hi]
+    active_state, inactive_state = [x.copy() for x in state], [x.copy() for x in state]
+    for r in range(len(lo)):
+        sel = np.flatnonzero(layer == r)
+        active_lo[r][sel, neuron[sel]] = 0.0
+        inactive_hi[r][sel, neuron[sel]] = 0.0
+        active_state[r][sel, neuron[sel]] = 1
+        inactive_state[r][sel, neuron[sel]] = -1
+    marks = {} if layer_field is None else {layer_field: layer}
+    active = batch.replace(lo=active_lo, state=active_state, **marks)
+    inactive = batch.replace(hi=inactive_hi, state=inactive_state, **marks)
+    return (DomainBatch.concat([active, inactive]), np.concatenate([lower, lower]),
+            np.concatenate([lower, lower]))
 
 
 def bab_margin(ctx: CaseContext, A: np.ndarray, b: np.ndarray) -> MethodOutcome:

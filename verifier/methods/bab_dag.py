@@ -32,7 +32,7 @@ from verifier.bounds.dag_batched import dag_box_bounds
 from verifier.bounds.relu_lines import relu_lines
 from verifier.bounds.types import Bounds
 from verifier.errors import NetworkError
-from verifier.methods.bab import bab_margin, branch_scores
+from verifier.methods.bab import bab_margin, best_points, split_best_relu
 from verifier.methods.branching.disjunct import Disjunct
 from verifier.methods.branching.domains import DomainBatch
 from verifier.methods.branching.engine import Bounded, EngineOptions, branch_and_bound
@@ -40,7 +40,7 @@ from verifier.methods.context import CaseContext
 from verifier.methods.margins import relaxation_lp_margin
 from verifier.methods.milp import milp_margin
 from verifier.methods.outcome import MethodOutcome
-from verifier.methods.split import PGD_STARTS, optimum_tolerance, search_outcome
+from verifier.methods.split import optimum_tolerance, search_outcome
 from verifier.relaxations import triangle
 
 #: graphs with at most this many ReLUs get the triangle LP over every sub-domain that
@@ -135,35 +135,11 @@ class DagReluSplit:
 
     def candidates(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
         """Each open domain's minimiser of its bound (LP optimum or box corner)."""
-        points = data["points"]
-        margins = self.disjunct.margins(self.ctx.net, points)
-        k = int(np.argmin(margins))
-        return points[k], float(margins[k]), points[np.argsort(margins)[:PGD_STARTS]]
+        return best_points(self.ctx.net, self.disjunct, data["points"])
 
     def branch(self, batch: DomainBatch, lower: np.ndarray, data: DomainBatch):
-        """Split every open domain on its best-scoring unstable ReLU; children
-        ``[active; inactive]``; None when some domain has no unstable ReLU left."""
-        lo, hi, state = batch["lo"], batch["hi"], batch["state"]
-        scores = branch_scores(data["coef"], lo, hi)
-        flat = np.concatenate(scores, axis=1)
-        choice = np.argmax(flat, axis=1)
-        if not np.all(flat[np.arange(choice.size), choice] >= 0):
-            return None
-        sizes = np.cumsum([0] + [sc.shape[1] for sc in scores])
-        layer = np.searchsorted(sizes, choice, side="right") - 1
-        neuron = choice - sizes[layer]
-        active_lo, inactive_hi = [x.copy() for x in lo], [x.copy() for x in hi]
-        active_state, inactive_state = [x.copy() for x in state], [x.copy() for x in state]
-        for r in range(len(self.relus)):
-            sel = np.flatnonzero(layer == r)
-            active_lo[r][sel, neuron[sel]] = 0.0
-            inactive_hi[r][sel, neuron[sel]] = 0.0
-            active_state[r][sel, neuron[sel]] = 1
-            inactive_state[r][sel, neuron[sel]] = -1
-        active = batch.replace(lo=active_lo, state=active_state)
-        inactive = batch.replace(hi=inactive_hi, state=inactive_state)
-        return (DomainBatch.concat([active, inactive]), np.concatenate([lower, lower]),
-                np.concatenate([lower, lower]))
+        """:func:`~verifier.methods.bab.split_best_relu` (lists per ReLU node)."""
+        return split_best_relu(batch, lower, data["coef"])
 
 
 def _leaf_lp(ctx: CaseContext, d: Disjunct, nodes: dict[str, Bounds]) -> MethodOutcome:
